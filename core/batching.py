@@ -1,0 +1,34 @@
+"""How many files go to a worker at once, from the measured time per file.
+
+A batch should last about TARGET_S: long enough that IPC is a small share of
+the work on tiny files (plain-Pool speed), short enough that progress stays
+live, a crash re-queues little, and the last files spread over all workers.
+"""
+
+from __future__ import annotations
+
+TARGET_S = 0.05
+FIRST_BATCH = 4
+MAX_BATCH = 512
+SMOOTHING = 0.2
+
+
+class BatchSizer:
+    def __init__(self) -> None:
+        self.per_file_s: float | None = None
+
+    def observe(self, batch_seconds: float, files: int) -> None:
+        if files <= 0:
+            return
+        sample = batch_seconds / files
+        if self.per_file_s is None:
+            self.per_file_s = sample
+        else:
+            self.per_file_s += SMOOTHING * (sample - self.per_file_s)
+
+    def size(self, workers: int, remaining: int) -> int:
+        if self.per_file_s is None:
+            return FIRST_BATCH
+        wanted = int(TARGET_S / max(self.per_file_s, 1e-6))
+        tail = max(1, remaining // (2 * max(1, workers)))
+        return max(1, min(wanted, MAX_BATCH, tail))

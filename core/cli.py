@@ -1,0 +1,313 @@
+"""``batchmill`` on the command line: run, resume, retry, jobs, show, processors.
+
+Exit status: 0 every file done or skipped; 1 some files failed; 2 the job could
+not start (with a message naming what is wrong); 130 interrupted (the journal
+keeps the state; ``batchmill resume`` continues).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from core import __version__
+from core.events import FileStatus, JobState
+from core.spec import JobSpec, Overwrite, default_workers, parse_halt
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad command line: printed as ``batchmill: error: …`` with exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="batchmill", description="Batch file processor: every core on every file.")
+    parser.add_argument("--version", action="version", version=f"batchmill {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a processor over files and folders")
+    run.add_argument("processor", metavar="PROCESSOR")
+    run.add_argument("inputs", nargs="+", metavar="INPUT")
+    run.add_argument("--output", "-o", required=True, metavar="DIR")
+    run.add_argument("--param", "-p", action="append", default=[], metavar="K=V")
+    run.add_argument("--workers", "-j", type=_positive_int, default=None, metavar="N")
+    run.add_argument("--include", action="append", default=[], metavar="GLOB")
+    run.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+    run.add_argument("--no-recursive", action="store_true")
+    run.add_argument("--overwrite", choices=[o.value for o in Overwrite], default=Overwrite.SKIP.value)
+    run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS")
+    run.add_argument("--retries", type=_non_negative_int, default=0, metavar="N")
+    run.add_argument("--halt-after", default=None, metavar="N|P%")
+    run.add_argument("--max-files-per-worker", type=_positive_int, default=None, metavar="N",
+                     help="recycle a worker after this many files")
+    run.add_argument("--name", default="", help="a name for the job (shown in `jobs`)")
+    _add_report_options(run)
+
+    resume = sub.add_parser("resume", help="continue an interrupted job (default: the latest)")
+    resume.add_argument("job_id", nargs="?", metavar="JOB_ID")
+    _add_report_options(resume)
+
+    retry = sub.add_parser("retry", help="run the failed files of a job again")
+    retry.add_argument("job_id", metavar="JOB_ID")
+    _add_report_options(retry)
+
+    jobs = sub.add_parser("jobs", help="list jobs in the journal")
+    jobs.add_argument("--json", action="store_true")
+    jobs.add_argument("--limit", type=_positive_int, default=30)
+
+    show = sub.add_parser("show", help="show a job and its failed files")
+    show.add_argument("job_id", metavar="JOB_ID")
+    show.add_argument("--json", action="store_true")
+
+    procs = sub.add_parser("processors", help="list processors and their parameters")
+    procs.add_argument("--json", action="store_true")
+    return parser
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object when the job ends")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param needs NAME=VALUE, got {pair!r}")
+        params[key.strip()] = value
+    return params
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.bootstrap import bootstrap
+
+    bootstrap()
+    args = build_parser().parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
+        "show": cmd_show, "processors": cmd_processors,
+    }
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_USAGE
+    try:
+        return commands[args.command](args)
+    except UsageError as exc:
+        print(f"batchmill: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# -- running jobs ---------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        if args.halt_after is not None:
+            parse_halt(args.halt_after)
+        spec = JobSpec(
+            processor=args.processor, inputs=tuple(args.inputs), output=args.output,
+            params=parse_params(args.param), include=tuple(args.include), exclude=tuple(args.exclude),
+            recursive=not args.no_recursive, overwrite=Overwrite(args.overwrite),
+            workers=args.workers or default_workers(), timeout_s=args.timeout, retries=args.retries,
+            max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return _follow(args, lambda engine: engine.submit(spec))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from core.journal import Journal
+
+    job_id = args.job_id
+    if job_id is None:
+        journal = Journal()
+        job = journal.latest_resumable()
+        journal.close()
+        if job is None:
+            raise UsageError("there is no interrupted, halted or cancelled job to resume")
+        job_id = job.id
+
+    def start(engine: Any) -> str:
+        engine.resume(job_id)
+        return engine.journal.get_job(job_id).id
+
+    return _follow(args, start)
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    def start(engine: Any) -> str:
+        job = engine.journal.get_job(args.job_id)
+        if job is None:
+            raise UsageError(f"no job {args.job_id!r} in the journal")
+        engine.retry(job.id)
+        return job.id
+
+    return _follow(args, start)
+
+
+def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
+    from core.engine import Engine, JobError
+    from core.report import Follower
+
+    engine = Engine()
+    try:
+        try:
+            job_id = start(engine)
+        except JobError as exc:
+            print(f"batchmill: error: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"job_id": None, "state": "error", "error": str(exc), "total": 0, "done": 0,
+                                  "failed": 0, "skipped": 0, "elapsed_s": 0.0, "failures": []}))
+            return EXIT_USAGE
+        follower = Follower(job_id, quiet=args.quiet)
+        interrupted = _install_interrupt(lambda: engine.interrupt(job_id))
+        outcome = follower.follow(engine.events)
+        if not args.quiet or outcome.state is JobState.ERROR:
+            print(follower.summary(), file=sys.stderr)
+        if args.json:
+            print(follower.as_json())
+        code = outcome.exit_code()
+        if interrupted and outcome.state is JobState.INTERRUPTED and interrupted[0] == signal.SIGTERM:
+            code = 128 + signal.SIGTERM
+        return code
+    finally:
+        engine.close()
+
+
+def _install_interrupt(stop: Callable[[], None]) -> list[int]:
+    """Ctrl-C (or SIGTERM) stops the job once; a second Ctrl-C while stopping exits at once."""
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if received:
+            print("batchmill: stopping now", file=sys.stderr)
+            raise SystemExit(EXIT_INTERRUPTED)
+        received.append(signum)
+        print("\nbatchmill: interrupted; stopping workers and recording the job…", file=sys.stderr)
+        stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, on_signal)
+    return received
+
+
+# -- the journal ----------------------------------------------------------
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from core.journal import Journal
+
+    journal = Journal()
+    jobs = journal.list_jobs(args.limit)
+    journal.close()
+    if args.json:
+        print(json.dumps([_job_json(j) for j in jobs], indent=1))
+        return EXIT_OK
+    if not jobs:
+        print("no jobs yet")
+        return EXIT_OK
+    header = f"{'JOB':12}  {'STATE':11}  {'PROCESSOR':10}  {'DONE':>7}  {'FAILED':>6}  {'SKIP':>6}  {'TOTAL':>7}  " \
+             f"{'CREATED':16}  NAME"
+    print(header)
+    for j in jobs:
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created))
+        print(f"{j.id:12}  {j.shown_state.value:11}  {j.processor[:10]:10}  {j.done:>7}  {j.failed:>6}  "
+              f"{j.skipped:>6}  {j.total:>7}  {created:16}  {j.name}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from core.journal import Journal
+
+    journal = Journal()
+    try:
+        job = journal.get_job(args.job_id)
+    except LookupError as exc:
+        raise UsageError(str(exc)) from None
+    if job is None:
+        journal.close()
+        raise UsageError(f"no job {args.job_id!r} in the journal {journal.path}")
+    failures = journal.files(job.id, (FileStatus.FAILED,))
+    journal.close()
+    if args.json:
+        data = _job_json(job)
+        data["failures"] = [{"input": f.input, "error": f.error, "kind": f.kind, "attempts": f.attempts,
+                             "traceback": f.traceback} for f in failures]
+        print(json.dumps(data, indent=1))
+        return EXIT_OK
+    print(f"job {job.id}: {job.name}")
+    print(f"  state      {job.shown_state.value}" + (f" ({job.error})" if job.error else ""))
+    print(f"  processor  {job.identity}")
+    print(f"  params     {json.dumps(job.spec.params)}")
+    print(f"  inputs     {', '.join(job.spec.inputs)}")
+    print(f"  output     {job.spec.output}")
+    print(f"  files      {job.done} done, {job.failed} failed, {job.skipped} skipped of {job.total}")
+    print(f"  elapsed    {job.elapsed:.1f} s")
+    for f in failures:
+        print(f"FAILED {f.input}\n  {f.error}")
+    return EXIT_OK
+
+
+def _job_json(j: Any) -> dict[str, Any]:
+    return {"job_id": j.id, "name": j.name, "processor": j.processor, "identity": j.identity,
+            "state": j.shown_state.value, "total": j.total, "done": j.done, "failed": j.failed,
+            "skipped": j.skipped, "elapsed_s": round(j.elapsed, 3), "created": j.created, "error": j.error,
+            "spec": json.loads(j.spec.to_json())}
+
+
+# -- processors -----------------------------------------------------------
+def cmd_processors(args: argparse.Namespace) -> int:
+    from core.processors import all_processors, plugin_problems
+
+    registry = all_processors()
+    if args.json:
+        print(json.dumps([{
+            "name": p.name, "description": p.description,
+            "params": [{"name": q.name, "type": q.type_name, "default": _plain(q.default), "choices": list(q.choices),
+                        "help": q.help, "required": q.required} for q in p.params]} for p in registry.values()],
+            indent=1))
+        return EXIT_OK
+    for proc in registry.values():
+        print(f"{proc.name}\n  {proc.description}")
+        for q in proc.params:
+            extra = f" one of: {', '.join(q.choices)};" if q.choices else ""
+            default = "required" if q.required else f"default {_plain(q.default)!r}"
+            print(f"    --param {q.name}=<{q.type_name}>  ({default};{extra}) {q.help}")
+        print()
+    for problem in plugin_problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

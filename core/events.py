@@ -1,0 +1,180 @@
+"""Events the engine puts on its queue for a front end (CLI or GUI) to poll.
+
+Every event is a small frozen dataclass with picklable fields, so the same
+objects can cross a thread or a process boundary. Nothing here calls back into
+a front end: front ends drain ``Engine.events`` at their own pace.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class JobState(str, enum.Enum):
+    """Life cycle of a job, as recorded in the journal and shown to people."""
+
+    QUEUED = "queued"
+    PLANNING = "planning"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"  # every file done, skipped or failed; nothing left to run
+    CANCELLED = "cancelled"
+    HALTED = "halted"  # stopped by the --halt-after policy; resumable
+    INTERRUPTED = "interrupted"  # Ctrl-C or the process died; resumable
+    ERROR = "error"  # the job could not run at all (bad spec, processor won't load)
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+    @property
+    def is_resumable(self) -> bool:
+        return self in RESUMABLE_STATES
+
+
+FINAL_STATES = frozenset(
+    {JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED, JobState.ERROR}
+)
+RESUMABLE_STATES = frozenset(
+    {JobState.RUNNING, JobState.PAUSED, JobState.PLANNING, JobState.QUEUED,
+     JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED}
+)
+
+
+class FailureKind(str, enum.Enum):
+    """Why one file failed. Each kind has its own wording for a person."""
+
+    PROCESSOR_ERROR = "processor-error"  # the processor raised
+    WORKER_DIED = "worker-died"  # the worker process exited or was killed
+    TIMEOUT = "timeout"  # the file ran past the per-file timeout
+    UNPICKLABLE_RESULT = "unpicklable-result"  # the return value could not be sent back
+    INPUT_ERROR = "input-error"  # the input could not be read (vanished, permissions)
+    OUTPUT_ERROR = "output-error"  # the output could not be written (disk full, read-only)
+    PAYLOAD_ERROR = "payload-error"  # the processor could not be loaded in the worker
+
+
+class FileStatus(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every engine event."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobQueued(Event):
+    job_id: str
+    name: str
+    processor: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted(Event):
+    job_id: str
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    workers: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress(Event):
+    job_id: str
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    files_per_s: float
+    eta_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobStateChanged(Event):
+    job_id: str
+    state: JobState
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinished(Event):
+    job_id: str
+    state: JobState
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    elapsed_s: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileStarted(Event):
+    job_id: str
+    file_id: int
+    input: str
+    worker: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileProgress(Event):
+    job_id: str
+    file_id: int
+    worker: int
+    fraction: float | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileFinished(Event):
+    job_id: str
+    file_id: int
+    input: str
+    output: str | None
+    skipped: bool
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailed(Event):
+    job_id: str
+    file_id: int
+    input: str
+    kind: FailureKind
+    error: str
+    traceback: str
+    attempt: int
+    will_retry: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus(Event):
+    """What one worker is doing now; sent when it changes, at most a few times a second."""
+
+    worker: int
+    pid: int | None
+    job_id: str | None
+    file_id: int | None
+    input: str | None
+    started_at: float | None  # time.time() when it began this file
+    fraction: float | None
+    timeout_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerExited(Event):
+    worker: int
+    pid: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log(Event):
+    level: str  # "info" | "warning" | "error"
+    message: str
+    job_id: str | None = None

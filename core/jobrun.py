@@ -1,0 +1,214 @@
+"""Bookkeeping of the one job the engine is running: what is pending, what is out,
+what each outcome means, and what gets journaled. Only the engine thread touches it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.batching import BatchSizer
+from core.events import (
+    Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState,
+)
+from core.journal import Journal
+from core.messages import Failure, Outcome, Task
+from core.outputs import tmp_path_for
+from core.plan import PlannedFile, iter_plan
+from core.prepare import PreparedJob
+from core.spec import parse_halt
+
+JOURNAL_FLUSH_S = 0.5
+JOURNAL_FLUSH_ROWS = 5000
+PLAN_CHUNK = 5000
+
+
+@dataclass(slots=True)
+class Entry:
+    root: int
+    src: str
+    dst: str | None
+    attempts: int = 0
+
+
+class JobRun:
+    def __init__(self, prepared: PreparedJob, journal: Journal, emit: Callable[[Event], None]) -> None:
+        self.prepared = prepared
+        self.job_id = prepared.job_id
+        self.spec = prepared.spec
+        self.journal = journal
+        self.emit = emit
+        self.entries: dict[int, Entry] = {}
+        self.pending: deque[int] = deque()
+        self.sizer = BatchSizer()
+        self.total = self.done = self.failed = self.skipped = 0
+        self.updates: list[tuple[Any, ...]] = []
+        self.state = JobState.PLANNING
+        self.planning: Iterator[PlannedFile] | None = None
+        self.started_at = time.monotonic()
+        self.elapsed_before = 0.0
+        self.finished_now = 0  # files finished in this session (for the rate)
+        self.last_flush = time.monotonic()
+        self.unpinned_deaths = 0
+        self.halt_count, self.halt_pct = parse_halt(self.spec.halt_after) if self.spec.halt_after else (None, None)
+        self._next_idx = 0
+
+    # -- planning ---------------------------------------------------------
+    def begin(self, log: Callable[[str], None]) -> None:
+        if self.prepared.mode == "new":
+            self.planning = iter_plan(self.spec, self.prepared.processor, self.prepared.params,
+                                      self.prepared.roots, log)
+            return
+        self._load_from_journal()
+
+    def plan_step(self) -> bool:
+        """Plan up to PLAN_CHUNK files; True when planning is complete. Raises PlanError."""
+        assert self.planning is not None
+        rows = []
+        for planned in self.planning:
+            idx = self._next_idx
+            self._next_idx += 1
+            rows.append((idx, planned.root, planned.src, planned.dst, planned.status.value, planned.size))
+            self.total += 1
+            if planned.status is FileStatus.SKIPPED:
+                self.skipped += 1
+                self.emit(FileFinished(self.job_id, idx, planned.src, planned.dst, True, 0.0))
+            else:
+                self.entries[idx] = Entry(planned.root, planned.src, planned.dst)
+                self.pending.append(idx)
+            if len(rows) >= PLAN_CHUNK:
+                break
+        else:
+            self.planning = None
+        if rows:
+            self.journal.add_files(self.job_id, rows)
+        return self.planning is None
+
+    def _load_from_journal(self) -> None:
+        job = self.journal.get_job(self.job_id)
+        self.elapsed_before = job.elapsed if job else 0.0
+        for rec in self.journal.files(self.job_id):
+            self.total += 1
+            if rec.state is FileStatus.DONE:
+                self.done += 1
+            elif rec.state is FileStatus.SKIPPED:
+                self.skipped += 1
+            elif rec.state is FileStatus.FAILED:
+                self.failed += 1
+            else:
+                if rec.output is not None:
+                    _unlink(tmp_path_for(Path(rec.output), self.job_id))  # left by a run that died
+                self.entries[rec.idx] = Entry(rec.root, rec.input, rec.output, 0)
+                self.pending.append(rec.idx)
+
+    # -- handing out ------------------------------------------------------
+    def take(self, count: int) -> list[Task]:
+        tasks = []
+        while self.pending and len(tasks) < count:
+            idx = self.pending.popleft()
+            entry = self.entries[idx]
+            tmp = str(tmp_path_for(Path(entry.dst), self.job_id)) if entry.dst is not None else None
+            tasks.append(Task(idx, entry.src, entry.dst, tmp))
+        return tasks
+
+    def requeue(self, idx: int) -> None:
+        self.pending.appendleft(idx)
+
+    # -- outcomes ---------------------------------------------------------
+    def on_outcome(self, outcome: Outcome) -> None:
+        self.unpinned_deaths = 0
+        if outcome.failure is not None:
+            self.fail(outcome.file_id, outcome.failure, outcome.duration_s)
+            return
+        entry = self.entries.pop(outcome.file_id)
+        self.done += 1
+        self.finished_now += 1
+        self.updates.append((FileStatus.DONE.value, entry.attempts + 1, None, None, None, outcome.duration_s,
+                             _to_json(outcome.result), outcome.file_id))
+        output = entry.dst if outcome.output_made else None
+        self.emit(FileFinished(self.job_id, outcome.file_id, entry.src, output, False, outcome.duration_s))
+
+    def fail(self, idx: int, failure: Failure, duration: float = 0.0) -> None:
+        entry = self.entries[idx]
+        entry.attempts += 1
+        will_retry = entry.attempts <= self.spec.retries
+        self.emit(FileFailed(self.job_id, idx, entry.src, failure.kind, failure.message, failure.traceback,
+                             entry.attempts, will_retry))
+        if will_retry:
+            self.pending.append(idx)
+            return
+        del self.entries[idx]
+        self.failed += 1
+        self.finished_now += 1
+        self.updates.append((FileStatus.FAILED.value, entry.attempts, failure.kind.value, failure.message,
+                             failure.traceback, duration, None, idx))
+
+    def should_halt(self) -> bool:
+        if self.halt_count is not None:
+            return self.failed >= self.halt_count
+        if self.halt_pct is not None and self.total:
+            return self.failed * 100.0 >= self.halt_pct * self.total
+        return False
+
+    def input_of(self, idx: int) -> str:
+        entry = self.entries.get(idx)
+        return entry.src if entry else "?"
+
+    def remove_tmp(self, idx: int) -> None:
+        entry = self.entries.get(idx)
+        if entry is not None and entry.dst is not None:
+            _unlink(tmp_path_for(Path(entry.dst), self.job_id))
+
+    # -- reporting --------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started_at
+
+    def counts(self) -> tuple[int, int, int, int]:
+        return self.total, self.done, self.failed, self.skipped
+
+    def progress_event(self) -> JobProgress:
+        spent = max(time.monotonic() - self.started_at, 1e-6)
+        rate = self.finished_now / spent
+        remaining = self.total - self.done - self.failed - self.skipped
+        eta = remaining / rate if rate > 0 and self.planning is None else None
+        return JobProgress(self.job_id, self.total, self.done, self.failed, self.skipped, rate, eta)
+
+    def flush(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and len(self.updates) < JOURNAL_FLUSH_ROWS and now - self.last_flush < JOURNAL_FLUSH_S:
+            return
+        updates, self.updates = self.updates, []
+        self.last_flush = now
+        if updates:
+            self.journal.record_files(self.job_id, updates, self.counts(), self.elapsed)
+        else:
+            self.journal.store_counts(self.job_id, self.counts(), self.elapsed)
+
+    @property
+    def finished(self) -> bool:
+        return self.planning is None and not self.pending and not self.entries
+
+
+def _to_json(result: Any) -> str | None:
+    if result is None:
+        return None
+    try:
+        return json.dumps(result)
+    except (TypeError, ValueError):
+        return json.dumps(repr(result))
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+__all__ = ["JobRun", "FailureKind"]

@@ -1,0 +1,88 @@
+"""Turning a JobSpec (or a journaled job) into something the engine thread can run.
+
+Everything that can make a job fail to start is checked here, in the caller's
+thread, so ``batchmill run`` can exit 2 with a message before anything runs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from core.events import FileStatus, JobState
+from core.journal import Journal, JobRecord
+from core.payload import PayloadError, dumps_checked, payload_key
+from core.plan import PlanError, plan_roots
+from core.processors import Processor, UnknownProcessor, get_processor
+from core.processors.base import ParamError, RootOutput, restore_params
+from core.spec import JobSpec
+
+
+class JobError(ValueError):
+    """A job that cannot start; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    job_id: str
+    spec: JobSpec
+    processor: Processor
+    params: dict[str, Any]
+    roots: list[RootOutput]
+    payload: bytes
+    payload_key: str
+    mode: Literal["new", "resume", "retry"]
+
+
+def prepare_new(spec: JobSpec, journal: Journal) -> PreparedJob:
+    try:
+        processor = get_processor(spec.processor)
+        params = processor.validate(spec.params)
+        roots = plan_roots(spec)
+        payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
+    except (UnknownProcessor, ParamError, PlanError, PayloadError) as exc:
+        raise JobError(str(exc)) from None
+    job_id = uuid.uuid4().hex[:12]
+    key = payload_key(payload)
+    journal.create_job(job_id, spec, processor.identity(params), payload, key, [r.is_dir for r in roots])
+    return PreparedJob(job_id, spec, processor, params, roots, payload, key, "new")
+
+
+def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"]) -> PreparedJob:
+    try:
+        job = journal.get_job(job_id)
+    except LookupError as exc:
+        raise JobError(str(exc)) from None
+    if job is None:
+        raise JobError(f"no job {job_id!r} in the journal {journal.path}")
+    if job.owner_alive and job.state in (JobState.RUNNING, JobState.PAUSED, JobState.PLANNING):
+        raise JobError(f"job {job.id} is being run by process {job.owner_pid}; it cannot be {mode}d from here")
+    try:
+        processor = get_processor(job.spec.processor)
+        params = restore_params(processor, job.spec.params)
+        roots = plan_roots_for_existing(job)
+    except (UnknownProcessor, ParamError, PlanError) as exc:
+        raise JobError(f"job {job.id} cannot be {mode}d: {exc}") from None
+    payload = journal.payload(job.payload_hash) if job.payload_hash else None
+    if payload is None:
+        raise JobError(f"job {job.id} cannot be {mode}d: its processor is missing from the journal")
+    if job.state in (JobState.QUEUED, JobState.PLANNING):
+        mode_used: Literal["new", "resume", "retry"] = "new"  # never got past planning: plan afresh
+        journal.delete_files(job.id)
+    else:
+        mode_used = mode
+    if mode == "retry":
+        journal.reset_files(job.id, (FileStatus.FAILED,))
+    return PreparedJob(job.id, job.spec, processor, params, roots, payload, job.payload_hash or "", mode_used)
+
+
+def plan_roots_for_existing(job: JobRecord) -> list[RootOutput]:
+    """The roots as planned when the job was created (inputs may have gone since)."""
+    output = Path(job.spec.output)
+    roots = []
+    for index, raw in enumerate(job.spec.inputs):
+        path = Path(raw)
+        is_dir = job.root_is_dir[index] if index < len(job.root_is_dir) else path.is_dir()
+        roots.append(RootOutput(index, path, is_dir, output / path.name if is_dir else output))
+    return roots

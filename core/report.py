@@ -1,0 +1,154 @@
+"""Following a job on a terminal: a live bar on a TTY, plain lines otherwise,
+a summary at the end, and the ``--json`` object scripts read."""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from core.events import (
+    Event, FileFailed, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged, Log,
+)
+
+PLAIN_EVERY_S = 2.0
+SHOWN_FAILURES = 50
+
+
+@dataclass
+class Outcome:
+    job_id: str
+    state: JobState = JobState.QUEUED
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    elapsed_s: float = 0.0
+    error: str | None = None
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def exit_code(self) -> int:
+        if self.state is JobState.ERROR:
+            return 2
+        if self.state in (JobState.INTERRUPTED, JobState.CANCELLED):
+            return 130
+        return 1 if self.failed else 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "state": self.state.value, "total": self.total, "done": self.done,
+                "failed": self.failed, "skipped": self.skipped, "elapsed_s": round(self.elapsed_s, 3),
+                "error": self.error, "failures": self.failures}
+
+
+class Follower:
+    """Consumes engine events for one job and shows them; returns the Outcome when it ends."""
+
+    def __init__(self, job_id: str, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.outcome = Outcome(job_id)
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.live = not quiet and self.stream.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+        self._last_plain = 0.0
+
+    def follow(self, events: queue.SimpleQueue[Event]) -> Outcome:
+        self._open()
+        try:
+            while True:
+                try:
+                    event = events.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if self.handle(event):
+                    return self.outcome
+        finally:
+            self._close()
+
+    def handle(self, event: Event) -> bool:
+        out = self.outcome
+        if getattr(event, "job_id", out.job_id) != out.job_id:
+            return False
+        if isinstance(event, JobProgress):
+            out.total, out.done, out.failed, out.skipped = event.total, event.done, event.failed, event.skipped
+            self._show_progress(event)
+        elif isinstance(event, JobStarted):
+            self._say(f"job {out.job_id}: {event.total} files, {event.workers} workers"
+                      + (f" ({event.done} already done)" if event.done else ""))
+        elif isinstance(event, FileFailed):
+            verb = "failed, will retry" if event.will_retry else "FAILED"
+            self._say(f"{verb}: {event.input}: {event.error}")
+            if not event.will_retry:
+                out.failures.append({"input": event.input, "error": event.error, "kind": event.kind.value})
+        elif isinstance(event, Log):
+            if event.level != "info" or not self.quiet:
+                self._say(event.message if event.level == "info" else f"{event.level}: {event.message}")
+        elif isinstance(event, JobStateChanged):
+            out.state = event.state
+        elif isinstance(event, JobFinished):
+            out.state, out.total, out.done = event.state, event.total, event.done
+            out.failed, out.skipped, out.elapsed_s, out.error = event.failed, event.skipped, event.elapsed_s, event.error
+            return True
+        return False
+
+    def summary(self) -> str:
+        out = self.outcome
+        if out.state is JobState.ERROR:
+            return f"error: {out.error}"
+        lines = [f"{out.state.value}: {out.done} done, {out.failed} failed, {out.skipped} skipped "
+                 f"of {out.total} files in {out.elapsed_s:.1f} s (job {out.job_id})"]
+        if out.failures:
+            lines.append("failed files:")
+            for failure in out.failures[:SHOWN_FAILURES]:
+                lines.append(f"  {failure['input']}: {failure['error']}")
+            if len(out.failures) > SHOWN_FAILURES:
+                lines.append(f"  … and {len(out.failures) - SHOWN_FAILURES} more (batchmill show {out.job_id})")
+        if out.state in (JobState.INTERRUPTED, JobState.HALTED, JobState.CANCELLED):
+            lines.append(f"continue it with: batchmill resume {out.job_id}")
+        elif out.failed:
+            lines.append(f"run the failed files again with: batchmill retry {out.job_id}")
+        return "\n".join(lines)
+
+    def as_json(self) -> str:
+        return json.dumps(self.outcome.as_json())
+
+    # -- display ----------------------------------------------------------
+    def _open(self) -> None:
+        if not self.live:
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                             TimeRemainingColumn(), console=Console(file=self.stream), transient=False)
+        self._bar.start()
+        self._task = self._bar.add_task("files", total=None, rate="")
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def _show_progress(self, event: JobProgress) -> None:
+        finished = event.done + event.failed + event.skipped
+        if self._bar is not None:
+            self._bar.update(self._task, total=event.total or None, completed=finished,
+                             rate=f"{event.files_per_s:,.0f} files/s", description="files" if not event.failed
+                             else f"files ([red]{event.failed} failed[/red])")
+            return
+        now = time.monotonic()
+        if self.quiet or now - self._last_plain < PLAIN_EVERY_S:
+            return
+        self._last_plain = now
+        eta = f", ETA {event.eta_s:.0f} s" if event.eta_s is not None else ""
+        self._say(f"{finished}/{event.total} files ({event.failed} failed), {event.files_per_s:,.0f} files/s{eta}")
+
+    def _say(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.stream, flush=True)

@@ -1,0 +1,87 @@
+"""Lazy input scanning with ``os.scandir``.
+
+Symlinked folders are followed, but each real folder is entered once, so a
+link back up the tree cannot loop. The output folder is never scanned, even
+when it lies inside an input folder, and neither are Batchmill's own
+temporary files.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from core.outputs import is_tmp_name
+
+
+class Filter:
+    """Include/exclude globs, matched against a file's name and its path relative to its input."""
+
+    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
+        self.include = include
+        self.exclude = exclude
+
+    def wants_file(self, name: str, relpath: str) -> bool:
+        if self.include and not any(_match(name, relpath, pat) for pat in self.include):
+            return False
+        return not any(_match(name, relpath, pat) for pat in self.exclude)
+
+    def wants_dir(self, name: str, relpath: str) -> bool:
+        return not any(_match(name, relpath, pat) for pat in self.exclude)
+
+
+def _match(name: str, relpath: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(relpath, pattern)
+
+
+def iter_folder(
+    root: Path,
+    file_filter: Filter,
+    recursive: bool,
+    skip_real: set[str],
+    on_skip: Callable[[str], None],
+) -> Iterator[tuple[Path, int]]:
+    """Yield ``(path, size)`` for every wanted file under ``root``, in a stable order."""
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Path, str]] = [(root, "")]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                on_skip(f"not entering {folder} again: a symlinked folder leads back to it")
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            on_skip(f"cannot read folder {folder}: {exc.strerror or exc}")
+            continue
+        subfolders: list[tuple[Path, str]] = []
+        for entry in entries:
+            relpath = f"{rel}/{entry.name}" if rel else entry.name
+            try:
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                if not recursive or not file_filter.wants_dir(entry.name, relpath):
+                    continue
+                if os.path.realpath(entry.path) in skip_real:
+                    on_skip(f"not scanning {entry.path}: it is the output folder")
+                    continue
+                subfolders.append((Path(entry.path), relpath))
+            elif is_file and not is_tmp_name(entry.name) and file_filter.wants_file(entry.name, relpath):
+                try:
+                    size = entry.stat().st_size
+                except OSError:
+                    size = -1  # vanished already; the worker will say so
+                yield Path(entry.path), size
+            elif not is_file and not entry.is_symlink():
+                on_skip(f"skipping {entry.path}: not a regular file")
+            elif not is_file:
+                on_skip(f"skipping {entry.path}: a broken symbolic link")
+        stack.extend(reversed(subfolders))

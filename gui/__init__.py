@@ -1,0 +1,1 @@
+"""Batchmill's PySide6 front end. Importing this package does not import Qt."""
