@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--halt-after", default=None, metavar="N|P%")
     run.add_argument("--max-files-per-worker", type=_positive_int, default=None, metavar="N",
                      help="recycle a worker after this many files")
-    run.add_argument("--name", default="", help="a name for the job (shown in `jobs`)")
+    run.add_argument("--job-name", default="", help="a name for the job (shown in `jobs`)")
     _add_report_options(run)
 
     resume = sub.add_parser("resume", help="continue an interrupted job (default: the latest)")
@@ -136,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             params=parse_params(args.param), include=tuple(args.include), exclude=tuple(args.exclude),
             recursive=not args.no_recursive, overwrite=Overwrite(args.overwrite),
             workers=args.workers or default_workers(), timeout_s=args.timeout, retries=args.retries,
-            max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.name)
+            max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return _follow(args, lambda engine: engine.submit(spec))

@@ -192,8 +192,10 @@ class _Loop:
     # -- main loop --------------------------------------------------------
     def run(self) -> None:
         try:
-            while not (self.stopping and self.run_ is None):
+            while True:
                 self.handle_commands()
+                if self.stopping and self.run_ is None:
+                    break
                 if self.run_ is None and self.queue and not self.stopping:
                     self.begin(self.queue.popleft())
                 if self.run_ is not None:
@@ -240,8 +242,8 @@ class _Loop:
         run = self.run_
         if run is None:
             return IDLE_WAIT_S
-        if run.state is JobState.PLANNING:
-            return 0.0
+        if run.planning is not None:
+            return 0.0  # more inputs to scan: just look for messages and go on
         timeout = PROGRESS_EVERY_S
         if run.spec.timeout_s is not None:
             now = time.time()
@@ -313,20 +315,25 @@ class _Loop:
     def advance(self) -> None:
         run = self.run_
         assert run is not None
-        if run.state is JobState.PLANNING:
+        if run.planning is not None and run.state in (JobState.PLANNING, JobState.RUNNING, JobState.PAUSED):
             try:
-                if run.plan_step():
-                    self.start_running(run)
+                planned_all = run.plan_step()
             except PlanError as exc:
                 self.end(JobState.ERROR, str(exc))
+                return
             except OSError as exc:
                 self.end(JobState.ERROR, f"could not scan the inputs: {exc}")
-            return
+                return
+            # Files start while the scan goes on only when no two inputs can claim one output;
+            # otherwise every collision must be known before the first file runs.
+            if run.state is JobState.PLANNING and (planned_all or not run.may_collide):
+                self.start_running(run)
         if run.state is JobState.RUNNING:
             self.dispatch(run)
 
     def start_running(self, run: JobRun) -> None:
-        run.flush(force=True)
+        if run.planning is None:
+            run.flush(force=True)
         self.set_state(run, JobState.RUNNING)
         self.emit(JobStarted(run.job_id, run.total, run.done, run.skipped, run.failed, self.target_workers()))
         self.emit(run.progress_event())

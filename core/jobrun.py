@@ -4,6 +4,7 @@ what each outcome means, and what gets journaled. Only the engine thread touches
 from __future__ import annotations
 
 import json
+import json.encoder
 import os
 import time
 from collections import deque
@@ -18,14 +19,16 @@ from core.events import (
 )
 from core.journal import Journal
 from core.messages import Failure, Outcome, Task
-from core.outputs import tmp_path_for
+from core.outputs import tmp_name_for, tmp_path_for
 from core.plan import PlannedFile, iter_plan
 from core.prepare import PreparedJob
 from core.spec import parse_halt
 
+DONE, FAILED = FileStatus.DONE.value, FileStatus.FAILED.value
 JOURNAL_FLUSH_S = 0.5
 JOURNAL_FLUSH_ROWS = 5000
 PLAN_CHUNK = 5000
+encode_string = json.encoder.encode_basestring_ascii
 
 
 @dataclass(slots=True)
@@ -56,7 +59,10 @@ class JobRun:
         self.last_flush = time.monotonic()
         self.unpinned_deaths = 0
         self.halt_count, self.halt_pct = parse_halt(self.spec.halt_after) if self.spec.halt_after else (None, None)
+        self.halt_base = (0, 0)  # (failed, files) before this session; see _load_from_journal
         self._next_idx = 0
+        processor, params = prepared.processor, prepared.params
+        self.may_collide = processor.output_name(params, "probe.name") not in (None, "probe.name")
 
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:
@@ -73,7 +79,8 @@ class JobRun:
         for planned in self.planning:
             idx = self._next_idx
             self._next_idx += 1
-            rows.append((idx, planned.root, planned.src, planned.dst, planned.status.value, planned.size))
+            rows.append((idx, planned.root, planned.src, planned.dst, planned.status.value,
+                         planned.size if planned.size >= 0 else None))
             self.total += 1
             if planned.status is FileStatus.SKIPPED:
                 self.skipped += 1
@@ -105,6 +112,8 @@ class JobRun:
                     _unlink(tmp_path_for(Path(rec.output), self.job_id))  # left by a run that died
                 self.entries[rec.idx] = Entry(rec.root, rec.input, rec.output, 0)
                 self.pending.append(rec.idx)
+        # --halt-after counts this session's failures: a resumed halted job must not halt at once.
+        self.halt_base = (self.failed, self.total - len(self.pending))
 
     # -- handing out ------------------------------------------------------
     def take(self, count: int) -> list[Task]:
@@ -112,7 +121,7 @@ class JobRun:
         while self.pending and len(tasks) < count:
             idx = self.pending.popleft()
             entry = self.entries[idx]
-            tmp = str(tmp_path_for(Path(entry.dst), self.job_id)) if entry.dst is not None else None
+            tmp = tmp_name_for(entry.dst, self.job_id) if entry.dst is not None else None
             tasks.append(Task(idx, entry.src, entry.dst, tmp))
         return tasks
 
@@ -123,17 +132,17 @@ class JobRun:
     def on_outcome(self, outcome: Outcome) -> None:
         self.unpinned_deaths = 0
         if outcome.failure is not None:
-            self.fail(outcome.file_id, outcome.failure, outcome.duration_s)
+            self.fail(outcome.file_id, outcome.failure, outcome.duration_s, outcome.size)
             return
         entry = self.entries.pop(outcome.file_id)
         self.done += 1
         self.finished_now += 1
-        self.updates.append((FileStatus.DONE.value, entry.attempts + 1, None, None, None, outcome.duration_s,
-                             _to_json(outcome.result), outcome.file_id))
+        self.updates.append((DONE, entry.attempts + 1, None, None, None, outcome.duration_s,
+                             _to_json(outcome.result), outcome.size, outcome.file_id))
         output = entry.dst if outcome.output_made else None
         self.emit(FileFinished(self.job_id, outcome.file_id, entry.src, output, False, outcome.duration_s))
 
-    def fail(self, idx: int, failure: Failure, duration: float = 0.0) -> None:
+    def fail(self, idx: int, failure: Failure, duration: float = 0.0, size: int | None = None) -> None:
         entry = self.entries[idx]
         entry.attempts += 1
         will_retry = entry.attempts <= self.spec.retries
@@ -145,14 +154,15 @@ class JobRun:
         del self.entries[idx]
         self.failed += 1
         self.finished_now += 1
-        self.updates.append((FileStatus.FAILED.value, entry.attempts, failure.kind.value, failure.message,
-                             failure.traceback, duration, None, idx))
+        self.updates.append((FAILED, entry.attempts, failure.kind.value, failure.message,
+                             failure.traceback, duration, None, size, idx))
 
     def should_halt(self) -> bool:
+        failed, total = self.failed - self.halt_base[0], self.total - self.halt_base[1]
         if self.halt_count is not None:
-            return self.failed >= self.halt_count
-        if self.halt_pct is not None and self.total:
-            return self.failed * 100.0 >= self.halt_pct * self.total
+            return failed >= self.halt_count
+        if self.halt_pct is not None and total > 0:
+            return failed * 100.0 >= self.halt_pct * total
         return False
 
     def input_of(self, idx: int) -> str:
@@ -198,6 +208,8 @@ class JobRun:
 def _to_json(result: Any) -> str | None:
     if result is None:
         return None
+    if type(result) is str:
+        return encode_string(result)  # the common case (a digest, a note): C speed
     try:
         return json.dumps(result)
     except (TypeError, ValueError):

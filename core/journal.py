@@ -66,7 +66,6 @@ CREATE TABLE IF NOT EXISTS files (
     result TEXT,
     PRIMARY KEY (job_id, idx)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS files_by_state ON files (job_id, state);
 """
 
 
@@ -248,12 +247,12 @@ class Journal:
 
     def record_files(self, job_id: str, updates: list[tuple[Any, ...]], counts: tuple[int, int, int, int],
                      elapsed: float) -> None:
-        """updates: (state, attempts, kind, error, traceback, duration, result_json, idx)."""
+        """updates: (state, attempts, kind, error, traceback, duration, result_json, size, idx)."""
         with self._write() as db:
             db.executemany(
                 "UPDATE files SET state = ?, attempts = ?, kind = ?, error = ?, traceback = ?, duration = ?, "
-                "result = ? WHERE job_id = ? AND idx = ?",
-                ((*u[:7], job_id, u[7]) for u in updates))
+                "result = ?, size = COALESCE(?, size) WHERE job_id = ? AND idx = ?",
+                ((*u[:8], job_id, u[8]) for u in updates))
             self._store_counts(db, job_id, counts, elapsed)
 
     def store_counts(self, job_id: str, counts: tuple[int, int, int, int], elapsed: float) -> None:
@@ -293,11 +292,22 @@ class Journal:
             result[FileStatus(r["state"])] = r["n"]
         return result
 
-    def done_results(self, job_id: str) -> Iterator[tuple[int, Path, Any]]:
-        rows = self._read("SELECT root, input, result FROM files WHERE job_id = ? AND state = 'done' ORDER BY idx",
-                          (job_id,))
-        for r in rows:
-            yield r["root"], Path(r["input"]), json.loads(r["result"]) if r["result"] is not None else None
+    def done_results(self, job_id: str) -> Iterator[tuple[int, str, Any]]:
+        """(root index, input path, result) of every file done, in planning order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT root, input, result FROM files WHERE job_id = ? AND state = 'done' ORDER BY idx",
+                (job_id,)).fetchall()
+        for root, src, result in rows:
+            yield root, src, _load_result(result)
+
+
+def _load_result(text: str | None) -> Any:
+    if text is None:
+        return None
+    if text[0] == '"' and "\\" not in text:
+        return text[1:-1]  # a plain string (a digest): skip the JSON parser, once per file
+    return json.loads(text)
 
 
 def _job_from_row(r: sqlite3.Row) -> JobRecord:
@@ -314,5 +324,5 @@ def _file_from_row(r: sqlite3.Row) -> FileRecord:
     return FileRecord(
         idx=r["idx"], root=r["root"], input=r["input"], output=r["output"], state=FileStatus(r["state"]),
         attempts=r["attempts"], kind=r["kind"], error=r["error"], traceback=r["traceback"],
-        duration=r["duration"], size=r["size"], result=json.loads(r["result"]) if r["result"] is not None else None)
+        duration=r["duration"], size=r["size"], result=_load_result(r["result"]))
 

@@ -20,6 +20,10 @@ class Task:
     dst: str | None  # None: the processor makes no per-file output
     tmp: str | None  # where the processor writes; renamed to dst when it returns
 
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        # One of these crosses the pipe per file: skip dataclasses' generic (slow) pickling.
+        return (Task, (self.file_id, self.src, self.dst, self.tmp))
+
 
 @dataclass(frozen=True, slots=True)
 class RunBatch:
@@ -50,6 +54,10 @@ class Outcome:
     result: object = None  # JSON-able value returned by the processor
     output_made: bool = False
     failure: Failure | None = None
+    size: int | None = None  # of the input, measured by the worker (not by the scan: that is serial)
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
+        return (Outcome, (self.file_id, self.duration_s, self.result, self.output_made, self.failure, self.size))
 
 
 @dataclass(frozen=True, slots=True)

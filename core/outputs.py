@@ -18,8 +18,14 @@ def tmp_path_for(dst: Path, job_id: str) -> Path:
     return dst.with_name(f".{dst.name}.{job_id[:8]}{TMP_SUFFIX}")
 
 
+def tmp_name_for(dst: str, job_id: str) -> str:
+    """``tmp_path_for`` on plain strings, for the per-file hot path."""
+    folder, name = os.path.split(dst)
+    return os.path.join(folder, f".{name}.{job_id[:8]}{TMP_SUFFIX}")
+
+
 def is_tmp_name(name: str) -> bool:
-    return bool(_TMP_RE.match(name))
+    return name.endswith(TMP_SUFFIX) and bool(_TMP_RE.match(name))
 
 
 def free_name(path: Path, taken: set[str]) -> Path:

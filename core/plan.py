@@ -69,39 +69,51 @@ def iter_plan(
     """Yield every input file with its output, lazily. Raises PlanError on an output collision."""
     file_filter = Filter(spec.include, spec.exclude)
     output_real = {os.path.realpath(spec.output)}
-    planned: dict[str, str] = {}
+    planner = _Planner(spec, processor, params)
     for root in roots:
         if root.is_dir:
             if _inside(spec.output, str(root.input)):
                 log(f"the output folder {spec.output} is inside the input {root.input}; it is left out of the scan")
             files = iter_folder(root.input, file_filter, spec.recursive, output_real, log)
-            base = root.input
         else:
-            files = iter([(root.input, _size(root.input))])
-            base = root.input.parent
-        for src, size in files:
-            yield _plan_one(spec, processor, params, root, base, src, size, planned)
+            files = iter([(str(root.input), root.input.name, _size(root.input))])
+        out_base = str(root.output)
+        for src, relpath, size in files:
+            yield planner.plan(root.index, out_base, src, relpath, size)
 
 
-def _plan_one(spec: JobSpec, processor: Processor, params: Mapping[str, Any], root: RootOutput,
-              base: Path, src: Path, size: int, planned: dict[str, str]) -> PlannedFile:
-    out_name = processor.output_name(params, src.name)
-    if out_name is None:
-        return PlannedFile(root.index, str(src), None, FileStatus.PENDING, size)
-    rel_parent = src.parent.relative_to(base)
-    dst = root.output / rel_parent / out_name
-    key = os.path.normcase(str(dst))
-    if key in planned:
-        raise PlanError(f"inputs {planned[key]} and {src} would both write {dst}")
-    status = FileStatus.PENDING
-    if os.path.lexists(dst):
-        if spec.overwrite is Overwrite.SKIP:
-            status = FileStatus.SKIPPED
-        elif spec.overwrite is Overwrite.RENAME:
-            dst = free_name(dst, set(planned))
-            key = os.path.normcase(str(dst))
-    planned[key] = str(src)
-    return PlannedFile(root.index, str(src), str(dst), status, size)
+class _Planner:
+    """Maps one input to its output; remembers every output so a collision is caught."""
+
+    def __init__(self, spec: JobSpec, processor: Processor, params: Mapping[str, Any]) -> None:
+        self.spec = spec
+        self.processor = processor
+        self.params = params
+        self.planned: dict[str, str] = {}
+        probe = processor.output_name(params, "probe.name")
+        self.no_outputs = probe is None
+        self.identity_names = probe == "probe.name"
+
+    def plan(self, root: int, out_base: str, src: str, relpath: str, size: int) -> PlannedFile:
+        if self.no_outputs:
+            return PlannedFile(root, src, None, FileStatus.PENDING, size)
+        rel_dir, name = os.path.split(relpath)
+        out_name = name if self.identity_names else self.processor.output_name(self.params, name)
+        if out_name is None:
+            return PlannedFile(root, src, None, FileStatus.PENDING, size)
+        dst = os.path.join(out_base, rel_dir, out_name) if rel_dir else os.path.join(out_base, out_name)
+        key = os.path.normcase(dst)
+        if key in self.planned:
+            raise PlanError(f"inputs {self.planned[key]} and {src} would both write {dst}")
+        status = FileStatus.PENDING
+        if os.path.lexists(dst):
+            if self.spec.overwrite is Overwrite.SKIP:
+                status = FileStatus.SKIPPED
+            elif self.spec.overwrite is Overwrite.RENAME:
+                dst = str(free_name(Path(dst), set(self.planned)))
+                key = os.path.normcase(dst)
+        self.planned[key] = src
+        return PlannedFile(root, src, dst, status, size)
 
 
 def _inside(child: str, parent: str) -> bool:

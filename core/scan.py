@@ -9,6 +9,7 @@ temporary files.
 from __future__ import annotations
 
 import fnmatch
+import operator
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,12 +25,17 @@ class Filter:
         self.exclude = exclude
 
     def wants_file(self, name: str, relpath: str) -> bool:
+        if not self.include and not self.exclude:
+            return True
         if self.include and not any(_match(name, relpath, pat) for pat in self.include):
             return False
         return not any(_match(name, relpath, pat) for pat in self.exclude)
 
     def wants_dir(self, name: str, relpath: str) -> bool:
         return not any(_match(name, relpath, pat) for pat in self.exclude)
+
+
+_name = operator.attrgetter("name")
 
 
 def _match(name: str, relpath: str, pattern: str) -> bool:
@@ -42,10 +48,12 @@ def iter_folder(
     recursive: bool,
     skip_real: set[str],
     on_skip: Callable[[str], None],
-) -> Iterator[tuple[Path, int]]:
-    """Yield ``(path, size)`` for every wanted file under ``root``, in a stable order."""
+) -> Iterator[tuple[str, str, int]]:
+    """Yield ``(path, relative path, -1)`` for every wanted file under ``root``, in a stable order.
+
+    Plain strings throughout: this runs once per file, and pathlib costs more than the scan."""
     seen: set[tuple[int, int]] = set()
-    stack: list[tuple[Path, str]] = [(root, "")]
+    stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
         folder, rel = stack.pop()
         try:
@@ -55,13 +63,13 @@ def iter_folder(
                 continue
             seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_name)
         except OSError as exc:
             on_skip(f"cannot read folder {folder}: {exc.strerror or exc}")
             continue
-        subfolders: list[tuple[Path, str]] = []
+        subfolders: list[tuple[str, str]] = []
         for entry in entries:
-            relpath = f"{rel}/{entry.name}" if rel else entry.name
+            relpath = f"{rel}{os.sep}{entry.name}" if rel else entry.name
             try:
                 is_dir = entry.is_dir()
                 is_file = not is_dir and entry.is_file()
@@ -73,13 +81,9 @@ def iter_folder(
                 if os.path.realpath(entry.path) in skip_real:
                     on_skip(f"not scanning {entry.path}: it is the output folder")
                     continue
-                subfolders.append((Path(entry.path), relpath))
+                subfolders.append((entry.path, relpath))
             elif is_file and not is_tmp_name(entry.name) and file_filter.wants_file(entry.name, relpath):
-                try:
-                    size = entry.stat().st_size
-                except OSError:
-                    size = -1  # vanished already; the worker will say so
-                yield Path(entry.path), size
+                yield entry.path, relpath, -1  # sizes are measured by the workers, in parallel
             elif not is_file and not entry.is_symlink():
                 on_skip(f"skipping {entry.path}: not a regular file")
             elif not is_file:

@@ -149,7 +149,9 @@ class _Runner:
         src = Path(task.src)
         tmp = Path(task.tmp) if task.tmp is not None else None
         self.context.src, self.context.dst = src, tmp
+        size = None
         try:
+            size = os.stat(task.src).st_size  # here, in parallel, rather than in the serial scan
             if tmp is not None:
                 self._ensure_dir(tmp.parent)
             result = fn(src, tmp, self.context)
@@ -159,13 +161,13 @@ class _Runner:
                 os.replace(tmp, task.dst)
             failure = _check_picklable(result)
             if failure is not None:
-                return Outcome(task.file_id, time.perf_counter() - started, None, made, failure)
-            return Outcome(task.file_id, time.perf_counter() - started, result, made)
+                return Outcome(task.file_id, time.perf_counter() - started, None, made, failure, size)
+            return Outcome(task.file_id, time.perf_counter() - started, result, made, None, size)
         except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
             if tmp is not None:
                 _remove_quietly(tmp)
             failure = describe_exception(exc, task)
-            return Outcome(task.file_id, time.perf_counter() - started, None, False, failure)
+            return Outcome(task.file_id, time.perf_counter() - started, None, False, failure, size)
 
     def _ensure_dir(self, folder: Path) -> None:
         key = str(folder)

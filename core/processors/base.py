@@ -121,8 +121,9 @@ class Processor:
         return name if self.makes_file_outputs else None
 
     def finalize(self, params: Mapping[str, Any], roots: list[RootOutput],
-                 results: Iterator[tuple[int, Path, Any]], overwrite: str) -> list[str]:
-        """Write aggregate outputs after every file ran. Returns log lines for the operator."""
+                 results: Iterator[tuple[int, str, Any]], overwrite: str) -> list[str]:
+        """Write aggregate outputs after every file ran, from ``(root index, input path, result)``
+        of each file done. Returns log lines for the operator."""
         return []
 
     def identity(self, params: Mapping[str, Any]) -> str:

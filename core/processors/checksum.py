@@ -27,8 +27,8 @@ PROGRESS_FROM_BYTES = 64 << 20
 
 def hash_file(src: Path, dst: Path | None, context: ProcessorContext, algorithm: str = "sha256") -> str:
     digest = hashlib.new(algorithm)
-    size = os.stat(src).st_size if context is not None else 0
     with open(src, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         if size < PROGRESS_FROM_BYTES:
             digest.update(handle.read())
             return digest.hexdigest()
@@ -59,13 +59,17 @@ class ChecksumProcessor(Processor):
         return functools.partial(hash_file, algorithm=params["algorithm"])
 
     def finalize(self, params: Mapping[str, Any], roots: list[RootOutput],
-                 results: Iterator[tuple[int, Path, Any]], overwrite: str) -> list[str]:
+                 results: Iterator[tuple[int, str, Any]], overwrite: str) -> list[str]:
         manifest = MANIFEST_NAMES[params["algorithm"]]
         by_folder: dict[Path, list[str]] = defaultdict(list)
+        # Paths relative to the dropped folder (or a dropped file's own folder), by string
+        # slicing: this runs once per file, and pathlib would cost more than the hashing.
+        cut = [len(str(r.input if r.is_dir else r.input.parent).rstrip(os.sep)) + 1 for r in roots]
         for root_index, src, digest in results:
-            root = roots[root_index]
-            base = root.input if root.is_dir else root.input.parent
-            by_folder[root.output].append(manifest_line(str(digest), src.relative_to(base).as_posix()))
+            relpath = src[cut[root_index]:]
+            if os.sep != "/":
+                relpath = relpath.replace(os.sep, "/")
+            by_folder[roots[root_index].output].append(manifest_line(str(digest), relpath))
         lines = []
         for folder, entries in sorted(by_folder.items()):
             entries.sort(key=lambda line: line.rsplit("  ", 1)[-1])
