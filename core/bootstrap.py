@@ -25,7 +25,7 @@ class BootstrapError(RuntimeError):
 
 
 def bootstrap() -> None:
-    multiprocessing.freeze_support()
+    multiprocessing.freeze_support()  # in a frozen worker this runs the worker and never returns
     if is_frozen():
         multiprocessing.set_executable(sys.executable)
     elif not _looks_like_python(Path(sys.executable)):
@@ -53,7 +53,8 @@ def workers_executable() -> str:
     """The program worker processes are started with (shown in About and selftest)."""
     from multiprocessing import spawn
 
-    return str(spawn.get_executable())
+    exe = spawn.get_executable()
+    return os.fsdecode(exe) if isinstance(exe, bytes) else str(exe)
 
 
 def _looks_like_python(path: Path) -> bool:

@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     procs = sub.add_parser("processors", help="list processors and their parameters")
     procs.add_argument("--json", action="store_true")
+
+    selftest = sub.add_parser("selftest", help="check that worker processes work on this machine")
+    selftest.add_argument("--json", action="store_true")
+
+    sub.add_parser("gui", help="open the window (also: batchmill with no arguments)", add_help=False)
     return parser
 
 
@@ -108,13 +113,11 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from core.bootstrap import bootstrap
-
-    bootstrap()
+    """The CLI. Entry points call ``core.bootstrap.bootstrap()`` before this, never after."""
     args = build_parser().parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
-        "show": cmd_show, "processors": cmd_processors,
+        "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
     }
     if args.command is None:
         build_parser().print_help()
@@ -305,9 +308,27 @@ def cmd_processors(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from core.selftest import run_selftest
+
+    report = run_selftest(progress=lambda message: print(message, file=sys.stderr))
+    if args.json:
+        print(json.dumps({"ok": report.ok, "checks": [c.__dict__ for c in report.checks]}))
+    else:
+        print(report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_gui(_args: argparse.Namespace) -> int:
+    raise UsageError("the window is opened by the batchmill program itself: run `batchmill gui`")
+
+
 def _plain(value: Any) -> Any:
     return str(value) if isinstance(value, Path) else value
 
 
 if __name__ == "__main__":
+    from core.bootstrap import bootstrap
+
+    bootstrap()
     sys.exit(main())

@@ -8,12 +8,26 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+MISROUTED_EXIT = 3
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point: bootstrap first, then dispatch."""
     from core.bootstrap import bootstrap
 
     bootstrap()
-    args = list(sys.argv[1:] if argv is None else argv)
+    return dispatch(list(sys.argv[1:] if argv is None else argv))
+
+
+def dispatch(args: list[str]) -> int:
+    """Route to the window or the CLI. Strict on purpose: a child process that reaches
+    this point (a worker whose bootstrap was skipped) fails loudly instead of
+    starting the app again."""
+    if args and args[0].startswith("--multiprocessing"):
+        print(f"batchmill: refusing to start: this is a worker process ({args[0]}) that reached the "
+              "app's entry point; the entry point must call core.bootstrap.bootstrap() first",
+              file=sys.stderr)
+        return MISROUTED_EXIT
     if not args or args[0] == "gui":
         from gui.app import main as gui_main
 
