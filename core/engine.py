@@ -1,18 +1,18 @@
 """The engine: runs jobs on Batchmill's own pool of worker processes.
 
-  front end (GUI / CLI)         engine thread (this module)                worker processes (spawn)
-  ---------------------         ---------------------------                ------------------------
-  submit(JobSpec) ──prepare──▶  command queue ─┐                          reader thread: drain pipe
-  pause/resume/cancel/retry ─▶  (+ wake pipe)  │                          main: for each file
-                                               ▼                            slot ← (file id, start)
-                                plan: scan lazily, map outputs,             run processor → tmp
-                                      journal rows, find collisions        os.replace(tmp, dst)
-                                dispatch: batches sized from      ──────▶  Results per batch/0.1 s
-                                      measured time, ≤2 per worker         Started for slow files
-                                wait(pipes + sentinels + wake) ◀──────     Progress from context
-                                  results → JobRun → journal (batched)
-                                  sentinel → death pinned via slot
-                                  slot age > timeout → kill that worker
+  front end (GUI / CLI)         engine thread (this module)             backend (core.backends)
+  ---------------------         ---------------------------             -----------------------
+  submit(JobSpec) ──prepare──▶  command queue ─┐                       local: own spawn workers,
+  pause/resume/cancel/retry ─▶  (+ wake pipe)  │                         one Pipe + slot each
+                                               ▼                        dask: a distributed cluster
+                                plan: scan lazily, map outputs,
+                                      journal rows, find collisions       worker, per file:
+                                dispatch: batches sized from     ──────▶   slot ← (file id, start)
+                                      measured time                        processor → tmp
+                                wait(wake + backend.waitables())           os.replace(tmp, dst)
+                                  Results  → JobRun → journal      ◀─────  Results per batch/0.1 s
+                                  Lost     → pinned file fails,            Started for slow files
+                                             the rest go out again         Progress from context
   events queue ◀─────────────── frozen dataclasses (core.events)
 
 Why its own pool: ``multiprocessing.Pool`` loses the task of a worker that dies
@@ -41,18 +41,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.events import (
-    Event, FailureKind, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
+    Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
     JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
+from core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
+from core.backends.local import LocalBackend
 from core.jobrun import JobRun
 from core.journal import Journal
-from core.messages import Failure, PayloadBroken, Progress, Results, RunBatch, Started
+from core.messages import PayloadBroken, Progress, Results, RunBatch, Started
 from core.plan import PlanError
-from core.pool import WorkerHandle, WorkerPool, describe_exit
 from core.prepare import JobError, PreparedJob, prepare_again, prepare_new
 from core.spec import JobSpec
 
-BATCHES_PER_WORKER = 2  # one running, one waiting in the pipe: no idle gap between batches
 PROGRESS_EVERY_S = 0.1
 WORKER_STATUS_EVERY_S = 0.2
 IDLE_WAIT_S = 0.5
@@ -173,21 +173,21 @@ class Engine:
 
 
 class _Loop:
-    """The engine thread. Owns the pool, the job queue and the running job."""
+    """The engine thread. Owns the backend, the job queue and the running job."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.journal = engine.journal
         self.emit = engine.events.put
         self.scratch = tempfile.mkdtemp(prefix="batchmill-scratch-")
-        self.pool = WorkerPool(engine._context, self.scratch)
+        self.backend: Backend = LocalBackend(engine._context, self.scratch)
         self.queue: deque[PreparedJob] = deque()
         self.run_: JobRun | None = None
-        self.paused = False
         self.stopping = False
         self.batch_seq = 0
         self.last_progress = 0.0
         self.last_status = 0.0
+        self.announced: dict[int, WorkerNow] = {}
 
     # -- main loop --------------------------------------------------------
     def run(self) -> None:
@@ -208,35 +208,17 @@ class _Loop:
             if self.run_ is not None:
                 self.end(JobState.ERROR, f"unexpected engine error: {exc}")
         finally:
-            self.pool.shutdown()
+            self.backend.shutdown()
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     def wait_and_handle(self) -> None:
-        waitables: list[Any] = [self.engine._wake_r]
-        owners: dict[Any, tuple[str, WorkerHandle]] = {}
-        for worker in list(self.pool.workers.values()):
-            waitables += [worker.conn, worker.sentinel]
-            owners[worker.conn] = ("conn", worker)
-            owners[worker.sentinel] = ("sentinel", worker)
-        ready = multiprocessing.connection.wait(waitables, self.wait_timeout())
-        dead: list[WorkerHandle] = []
-        for obj in ready:
-            if obj is self.engine._wake_r:
-                while self.engine._wake_r.poll():
-                    self.engine._wake_r.recv_bytes()
-                continue
-            kind, worker = owners[obj]
-            if worker.id not in self.pool.workers:
-                continue
-            if kind == "conn":
-                if not self.drain(worker):
-                    dead.append(worker)
-            else:
-                dead.append(worker)
-        for worker in dict.fromkeys(dead):
-            if worker.id in self.pool.workers:
-                self.drain(worker)
-                self.on_death(worker)
+        wake = self.engine._wake_r
+        ready = multiprocessing.connection.wait([wake] + self.backend.waitables(), self.wait_timeout())
+        if wake in ready:
+            while wake.poll():
+                wake.recv_bytes()
+        for worker, message in self.backend.collect([obj for obj in ready if obj is not wake]):
+            self.on_message(worker, message)
 
     def wait_timeout(self) -> float:
         run = self.run_
@@ -244,14 +226,8 @@ class _Loop:
             return IDLE_WAIT_S
         if run.planning is not None:
             return 0.0  # more inputs to scan: just look for messages and go on
-        timeout = PROGRESS_EVERY_S
-        if run.spec.timeout_s is not None:
-            now = time.time()
-            for worker in self.pool.workers.values():
-                current = worker.current()
-                if current is not None and worker.batches:
-                    timeout = min(timeout, max(0.0, current[1] + run.spec.timeout_s - now))
-        return timeout
+        deadline = self.backend.next_deadline()
+        return PROGRESS_EVERY_S if deadline is None else min(PROGRESS_EVERY_S, deadline)
 
     # -- commands ---------------------------------------------------------
     def handle_commands(self) -> None:
@@ -279,7 +255,8 @@ class _Loop:
                 self.drop_queued(cmd.job_id, state)
         elif cmd.verb == "workers":
             self.engine.workers_override = cmd.value
-            self.fit_pool()
+            if self.run_ is not None:
+                self.backend.configure(self.settings_for(self.run_))
         elif cmd.verb == "shutdown":
             self.stopping = True
             for prepared in list(self.queue):
@@ -293,20 +270,24 @@ class _Loop:
                 self.queue.remove(prepared)
                 self.journal.set_job_state(job_id, state)
                 self.engine._states[job_id] = state
-                counts = self.journal.get_job(job_id)
-                self.emit(JobFinished(job_id, state, counts.total if counts else 0, counts.done if counts else 0,
-                                      counts.failed if counts else 0, counts.skipped if counts else 0, 0.0))
+                job = self.journal.get_job(job_id)
+                self.emit(JobStateChanged(job_id, state))
+                self.emit(JobFinished(job_id, state, job.total if job else 0, job.done if job else 0,
+                                      job.failed if job else 0, job.skipped if job else 0, 0.0))
 
     # -- job life cycle ---------------------------------------------------
+    def settings_for(self, run: JobRun) -> BackendSettings:
+        workers = self.engine.workers_override or run.spec.workers
+        return BackendSettings(workers, run.spec.timeout_s, run.spec.max_files_per_worker)
+
     def begin(self, prepared: PreparedJob) -> None:
         run = JobRun(prepared, self.journal, self.emit)
         self.run_ = run
-        self.paused = False
         self.set_state(run, JobState.PLANNING)
-        self.fit_pool()  # workers start up while the inputs are scanned
         try:
+            self.backend.configure(self.settings_for(run))  # workers start up while inputs are scanned
             run.begin(lambda message: self.emit(Log("info", message, run.job_id)))
-        except PlanError as exc:
+        except (PlanError, JobError) as exc:
             self.end(JobState.ERROR, str(exc))
             return
         if run.planning is None:
@@ -335,7 +316,8 @@ class _Loop:
         if run.planning is None:
             run.flush(force=True)
         self.set_state(run, JobState.RUNNING)
-        self.emit(JobStarted(run.job_id, run.total, run.done, run.skipped, run.failed, self.target_workers()))
+        self.emit(JobStarted(run.job_id, run.total, run.done, run.skipped, run.failed, self.settings_for(run).workers))
+        self.emit(Log("info", f"running on {self.backend.describe()}", run.job_id))
         self.emit(run.progress_event())
 
     def set_state(self, run: JobRun, state: JobState) -> None:
@@ -344,17 +326,11 @@ class _Loop:
         self.journal.set_job_state(run.job_id, state, elapsed=run.elapsed)
         self.emit(JobStateChanged(run.job_id, state))
 
-    def stop_running(self, state: JobState) -> None:
-        """Cancel, interrupt or halt: kill the workers holding this job's files, keep what is done."""
-        run = self.run_
-        assert run is not None
-        for worker in list(self.pool.workers.values()):
-            if worker.batches:
-                self.drain(worker)
-                self.pool.kill(worker)
-                self.release(run, worker, pinned=None)
-                self.emit(WorkerExited(worker.id, None, f"stopped: job {state.value}"))
-        self.end(state)
+    def stop_running(self, state: JobState, error: str | None = None) -> None:
+        """Cancel, interrupt, halt or fail: stop the workers holding this job's files, keep what is done."""
+        for worker, message in self.backend.abort(f"stopped: job {state.value}"):
+            self.on_message(worker, message)
+        self.end(state, error)
 
     def end(self, state: JobState, error: str | None = None) -> None:
         run = self.run_
@@ -374,8 +350,6 @@ class _Loop:
         self.emit(run.progress_event())
         self.emit(JobFinished(run.job_id, state, run.total, run.done, run.failed, run.skipped, run.elapsed, error))
         self.run_ = None
-        if self.stopping or not self.queue:
-            self.fit_pool()
 
     def journal_results(self, run: JobRun) -> Any:
         run.flush(force=True)
@@ -385,13 +359,16 @@ class _Loop:
         run = self.run_
         if run is None:
             return
-        self.check_timeouts(run)
+        if run.unpinned_deaths >= MAX_UNPINNED_DEATHS:
+            self.stop_running(JobState.ERROR, f"worker processes keep dying before they start on a file "
+                                              f"({run.last_death})")
+            return
         if run.state is JobState.RUNNING and run.should_halt():
             self.emit(Log("warning", f"halting: {run.failed} files failed (--halt-after {run.spec.halt_after})",
                           run.job_id))
             self.stop_running(JobState.HALTED)
             return
-        if run.state is JobState.RUNNING and run.finished:
+        if run.state is JobState.RUNNING and run.finished and not run.inflight:
             self.end(JobState.COMPLETED)
             return
         now = time.monotonic()
@@ -403,160 +380,58 @@ class _Loop:
             self.announce_workers(run)
         run.flush()
 
-    # -- workers ----------------------------------------------------------
-    def target_workers(self) -> int:
-        if self.engine.workers_override is not None:
-            return self.engine.workers_override
-        return self.run_.spec.workers if self.run_ is not None else 0
-
-    def fit_pool(self) -> None:
-        """Grow or shrink the pool to the target; extra workers finish their batches first."""
-        if self.stopping:
-            return
-        target = self.target_workers() if self.run_ is not None else len(self.pool.live())
-        active = [w for w in self.pool.live() if not w.retiring]
-        while len(active) < target:
-            active.append(self.pool.start())
-        for worker in active[target:]:
-            self.pool.ask_to_stop(worker)
-
+    # -- batches ----------------------------------------------------------
     def dispatch(self, run: JobRun) -> None:
-        limit = run.spec.max_files_per_worker
-        workers = [w for w in self.pool.live() if not w.retiring]
-        for worker in workers:
-            while len(worker.batches) < BATCHES_PER_WORKER and run.pending:
-                size = run.sizer.size(len(workers), len(run.pending))
-                if limit:
-                    size = min(size, limit - worker.files_sent)
-                tasks = run.take(size)
-                self.batch_seq += 1
-                known = run.prepared.payload_key in worker.payload_keys
-                batch = RunBatch(self.batch_seq, run.job_id, run.prepared.payload_key,
-                                 None if known else run.prepared.payload, tuple(tasks), self.scratch)
-                try:
-                    self.pool.send(worker, batch, [t.file_id for t in tasks])
-                except OSError:
-                    for task in reversed(tasks):
-                        run.requeue(task.file_id)
-                    break  # the worker is dead; its sentinel will say so
-                worker.payload_keys.add(run.prepared.payload_key)
-                if limit and worker.files_sent >= limit:
-                    self.pool.ask_to_stop(worker)  # recycled: a fresh worker takes its place
-                    self.fit_pool()
-                    break
+        workers = self.settings_for(run).workers
+        while run.pending and self.backend.capacity() > 0:
+            size = run.sizer.size(workers, len(run.pending))
+            limit = self.backend.max_batch()
+            if limit is not None:
+                size = min(size, limit)
+            tasks = run.take(size)
+            self.batch_seq += 1
+            batch = RunBatch(self.batch_seq, run.job_id, run.prepared.payload_key, run.prepared.payload,
+                             tuple(tasks), self.scratch)
+            run.sent(batch.batch_id, [t.file_id for t in tasks])
+            try:
+                self.backend.send(batch)
+            except OSError:
+                run.lost(batch.batch_id, None, None)  # the worker is gone; its death is news next round
+                break
 
-    def drain(self, worker: WorkerHandle) -> bool:
-        """Read everything the worker has sent. False if its pipe is closed."""
-        try:
-            while worker.conn.poll():
-                self.on_message(worker, worker.conn.recv())
-        except (EOFError, OSError):
-            return False
-        return True
-
-    def on_message(self, worker: WorkerHandle, message: object) -> None:
-        run = self.run_
-        if isinstance(message, Results):
-            batch = worker.batches.get(message.batch_id)
-            if batch is None or run is None or batch.job_id != run.job_id:
-                return
-            for outcome in message.outcomes:
-                if outcome.file_id in batch.pending:
-                    batch.pending.discard(outcome.file_id)
-                    worker.files_done += 1
-                    run.on_outcome(outcome)
-            if message.outcomes:
-                run.sizer.observe(sum(o.duration_s for o in message.outcomes), len(message.outcomes))
-            if message.batch_done:
-                del worker.batches[message.batch_id]
-        elif isinstance(message, Started) and run is not None:
-            self.emit(FileStarted(run.job_id, message.file_id, run.input_of(message.file_id), worker.id))
-        elif isinstance(message, Progress) and run is not None:
-            self.emit(FileProgress(run.job_id, message.file_id, worker.id, message.fraction, message.message))
-        elif isinstance(message, PayloadBroken) and run is not None:
-            batch = worker.batches.pop(message.batch_id, None)
-            for file_id in (batch.pending if batch else ()):
-                run.requeue(file_id)
-            self.emit(Log("error", message.failure.message + "\n" + message.failure.traceback, run.job_id))
-            self.fail_job(message.failure.message)
-
-    def fail_job(self, error: str) -> None:
+    def on_message(self, worker: int, message: object) -> None:
         run = self.run_
         if run is None:
+            if isinstance(message, WorkerGone) and not message.expected:
+                self.emit(WorkerExited(message.worker, message.pid, message.reason))
             return
-        for worker in list(self.pool.workers.values()):
-            if worker.batches:
-                self.pool.kill(worker)
-                self.release(run, worker, pinned=None)
-        self.end(JobState.ERROR, error)
-
-    def release(self, run: JobRun, worker: WorkerHandle, pinned: tuple[int, Failure] | None) -> None:
-        """Give back the files a lost worker held: the pinned one fails, the rest go out again."""
-        lost = [fid for batch in worker.batches.values() if batch.job_id == run.job_id for fid in batch.file_ids
-                if fid in batch.pending]
-        worker.batches.clear()
-        current = worker.current()
-        if current is not None:
-            run.remove_tmp(current[0])
-        for file_id in reversed(lost):
-            if pinned is not None and file_id == pinned[0]:
-                continue
-            run.requeue(file_id)
-        if pinned is not None and pinned[0] in lost:
-            run.fail(pinned[0], pinned[1])
-
-    def on_death(self, worker: WorkerHandle) -> None:
-        worker.process.join(1.0)
-        reason = describe_exit(worker.process.exitcode)
-        run = self.run_
-        current = worker.current()
-        expected = worker.retiring and not worker.batches
-        if run is not None and worker.batches:
-            pinned = None
-            if current is not None:
-                pinned = (current[0], Failure(FailureKind.WORKER_DIED, f"{reason} while processing this file"))
-            else:
-                run.unpinned_deaths += 1
-            self.release(run, worker, pinned)
-        self.pool.forget(worker)
-        if not expected:
-            self.emit(WorkerExited(worker.id, worker.pid, reason))
-            self.emit(Log("warning", f"worker {worker.id}: {reason}", run.job_id if run else None))
-        if run is not None and run.unpinned_deaths >= MAX_UNPINNED_DEATHS:
-            self.fail_job(f"worker processes keep dying before they start on a file ({reason})")
-            return
-        if run is not None and not self.stopping:
-            self.fit_pool()
-
-    def check_timeouts(self, run: JobRun) -> None:
-        limit = run.spec.timeout_s
-        if limit is None or run.state not in (JobState.RUNNING, JobState.PAUSED):
-            return
-        now = time.time()
-        for worker in list(self.pool.workers.values()):
-            current = worker.current()
-            if current is None or not worker.batches or now - current[1] < limit:
-                continue
-            self.drain(worker)
-            current = worker.current()
-            if current is None or now - current[1] < limit:
-                continue
-            self.pool.kill(worker)
-            failure = Failure(FailureKind.TIMEOUT,
-                              f"ran longer than the {limit:g} s timeout; its worker process was killed")
-            self.release(run, worker, (current[0], failure))
-            self.emit(WorkerExited(worker.id, None, "killed: file timed out"))
-            self.fit_pool()
+        if isinstance(message, Results):
+            run.on_results(message)
+        elif isinstance(message, Started):
+            if run.holds(message.batch_id):
+                self.emit(FileStarted(run.job_id, message.file_id, run.input_of(message.file_id), worker))
+        elif isinstance(message, Progress):
+            if run.holds(message.batch_id):
+                self.emit(FileProgress(run.job_id, message.file_id, worker, message.fraction, message.message))
+        elif isinstance(message, Lost):
+            run.lost(message.batch_id, message.current, message.failure, message.unexplained)
+        elif isinstance(message, WorkerGone):
+            self.announced.pop(message.worker, None)
+            if not message.expected:
+                run.last_death = message.reason
+                if not message.reason.startswith(("stopped", "killed")):
+                    self.emit(Log("warning", f"worker {message.worker}: {message.reason}", run.job_id))
+                self.emit(WorkerExited(message.worker, message.pid, message.reason))
+        elif isinstance(message, PayloadBroken):
+            run.lost(message.batch_id, None, None)
+            self.emit(Log("error", message.failure.message + "\n" + message.failure.traceback, run.job_id))
+            self.stop_running(JobState.ERROR, message.failure.message)
 
     def announce_workers(self, run: JobRun) -> None:
-        for worker in self.pool.live():
-            current = worker.current() if worker.batches else None
-            if current == worker.announced:
+        for now in self.backend.status():
+            if self.announced.get(now.worker) == now:
                 continue
-            worker.announced = current
-            if current is None:
-                self.emit(WorkerStatus(worker.id, worker.pid, None, None, None, None, None, run.spec.timeout_s))
-            else:
-                self.emit(WorkerStatus(worker.id, worker.pid, run.job_id, current[0], run.input_of(current[0]),
-                                       current[1], None, run.spec.timeout_s))
-
+            self.announced[now.worker] = now
+            file_input = run.input_of(now.file_id) if now.file_id is not None else None
+            self.emit(WorkerStatus(now.worker, now.pid, run.job_id if now.file_id is not None else None,
+                                   now.file_id, file_input, now.started_at, None, run.spec.timeout_s))

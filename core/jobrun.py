@@ -18,7 +18,7 @@ from core.events import (
     Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState,
 )
 from core.journal import Journal
-from core.messages import Failure, Outcome, Task
+from core.messages import Failure, Outcome, Results, Task
 from core.outputs import tmp_name_for, tmp_path_for
 from core.plan import PlannedFile, iter_plan
 from core.prepare import PreparedJob
@@ -29,6 +29,12 @@ JOURNAL_FLUSH_S = 0.5
 JOURNAL_FLUSH_ROWS = 5000
 PLAN_CHUNK = 5000
 encode_string = json.encoder.encode_basestring_ascii
+
+
+@dataclass(slots=True)
+class InFlight:
+    file_ids: list[int]
+    pending: set[int]  # sent, not yet reported
 
 
 @dataclass(slots=True)
@@ -58,6 +64,8 @@ class JobRun:
         self.finished_now = 0  # files finished in this session (for the rate)
         self.last_flush = time.monotonic()
         self.unpinned_deaths = 0
+        self.last_death = ""
+        self.inflight: dict[int, InFlight] = {}
         self.halt_count, self.halt_pct = parse_halt(self.spec.halt_after) if self.spec.halt_after else (None, None)
         self.halt_base = (0, 0)  # (failed, files) before this session; see _load_from_journal
         self._next_idx = 0
@@ -127,6 +135,41 @@ class JobRun:
 
     def requeue(self, idx: int) -> None:
         self.pending.appendleft(idx)
+
+    def sent(self, batch_id: int, file_ids: list[int]) -> None:
+        self.inflight[batch_id] = InFlight(file_ids, set(file_ids))
+
+    def holds(self, batch_id: int) -> bool:
+        return batch_id in self.inflight
+
+    def on_results(self, message: Results) -> None:
+        batch = self.inflight.get(message.batch_id)
+        if batch is None:
+            return  # a batch of a job that was stopped: its files were given back already
+        for outcome in message.outcomes:
+            if outcome.file_id in batch.pending:
+                batch.pending.discard(outcome.file_id)
+                self.on_outcome(outcome)
+        if message.outcomes:
+            self.sizer.observe(sum(o.duration_s for o in message.outcomes), len(message.outcomes))
+        if message.batch_done:
+            del self.inflight[message.batch_id]
+
+    def lost(self, batch_id: int, current: int | None, failure: Failure | None, unexplained: bool = False) -> None:
+        """A batch that will never report again: ``current`` fails with ``failure`` (if given),
+        the other unreported files go out again, first in line."""
+        batch = self.inflight.pop(batch_id, None)
+        if batch is None:
+            return
+        if current is not None:
+            self.remove_tmp(current)  # it was being written when the worker went
+        if unexplained:
+            self.unpinned_deaths += 1
+        for file_id in reversed(batch.file_ids):
+            if file_id in batch.pending and not (failure is not None and file_id == current):
+                self.requeue(file_id)
+        if failure is not None and current is not None and current in batch.pending:
+            self.fail(current, failure)
 
     # -- outcomes ---------------------------------------------------------
     def on_outcome(self, outcome: Outcome) -> None:
@@ -202,7 +245,7 @@ class JobRun:
 
     @property
     def finished(self) -> bool:
-        return self.planning is None and not self.pending and not self.entries
+        return self.planning is None and not self.pending and not self.entries and not self.inflight
 
 
 def _to_json(result: Any) -> str | None:
@@ -219,7 +262,7 @@ def _to_json(result: Any) -> str | None:
 def _unlink(path: Path) -> None:
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # never made, or its folder could not be
         pass
 
 

@@ -113,7 +113,7 @@ class JobRecord:
     @property
     def interrupted(self) -> bool:
         """Recorded as active, but nobody is running it any more."""
-        active = self.state in (JobState.RUNNING, JobState.PAUSED, JobState.PLANNING)
+        active = self.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.PLANNING)
         return active and not self.owner_alive
 
     @property
@@ -195,10 +195,12 @@ class Journal:
             if payload is not None:
                 db.execute("INSERT OR IGNORE INTO payloads (hash, data) VALUES (?, ?)", (payload_hash, payload))
             db.execute(
-                "INSERT INTO jobs (id, name, processor, identity, payload_hash, spec, roots, state, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, name, processor, identity, payload_hash, spec, roots, state, created, "
+                "owner_pid, owner_host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, spec.name, spec.processor, identity, payload_hash, spec.to_json(),
-                 json.dumps(root_is_dir), JobState.QUEUED.value, time.time()))
+                 json.dumps(root_is_dir), JobState.QUEUED.value, time.time(),
+                 # owned from the start: a job queued in a live window is not another process's to resume
+                 os.getpid(), socket.gethostname(), time.time()))
 
     def set_job_state(self, job_id: str, state: JobState, *, error: str | None = None,
                       elapsed: float | None = None) -> None:
@@ -214,7 +216,10 @@ class Journal:
                  os.getpid(), socket.gethostname(), job_id))
 
     def get_job(self, job_id: str) -> JobRecord | None:
-        rows = self._read("SELECT * FROM jobs WHERE id = ? OR id LIKE ? ORDER BY created", (job_id, job_id + "%"))
+        if not job_id:
+            return None
+        # A prefix compare, not LIKE: "_" and "%" typed in an id must not match other jobs.
+        rows = self._read("SELECT * FROM jobs WHERE substr(id, 1, ?) = ? ORDER BY created", (len(job_id), job_id))
         if len(rows) > 1:
             exact = [r for r in rows if r["id"] == job_id]
             if not exact:

@@ -197,6 +197,9 @@ def describe_exception(exc: BaseException, task: Task) -> Failure:
             (filename is not None and os.fspath(filename) in (task.tmp, task.dst)) or exc.errno in OUTPUT_ERRNOS
         ):
             return Failure(FailureKind.OUTPUT_ERROR, f"cannot write output {task.dst}: {reason}", tb)
+        if task.dst is not None and isinstance(filename, str) and task.dst.startswith(os.path.join(filename, "")):
+            return Failure(FailureKind.OUTPUT_ERROR,
+                           f"cannot write output {task.dst}: cannot make its folder {filename}: {reason}", tb)
     if isinstance(exc, SystemExit):
         return Failure(FailureKind.PROCESSOR_ERROR, f"processor called sys.exit({exc.code!r})", tb)
     return Failure(FailureKind.PROCESSOR_ERROR, f"processor raised {type(exc).__name__}: {exc}", tb)
@@ -220,5 +223,5 @@ def _check_picklable(result: object) -> Failure | None:
 def _remove_quietly(path: Path) -> None:
     try:
         os.unlink(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # never made, or its folder could not be
         pass

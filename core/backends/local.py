@@ -1,0 +1,207 @@
+"""The local backend: Batchmill's own pool of spawn worker processes on this machine.
+
+It always knows which worker holds which batches, and (through each worker's
+shared-memory slot) which file a worker is on, so a crash, a hang or an abort
+costs one file and one process — never the batch, never the pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from multiprocessing.context import BaseContext
+from typing import Any
+
+from core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
+from core.events import FailureKind
+from core.messages import Failure, PayloadBroken, Results, RunBatch
+from core.pool import WorkerHandle, WorkerPool, describe_exit
+
+BATCHES_PER_WORKER = 2  # one running, one waiting in the pipe: no idle gap between batches
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, context: BaseContext, scratch_root: str) -> None:
+        self.pool = WorkerPool(context, scratch_root)
+        self.settings = BackendSettings(workers=1)
+        self.holder: dict[int, WorkerHandle] = {}  # batch id -> worker
+        self.start_method = context.get_start_method()
+
+    def describe(self) -> str:
+        return f"local pool ({self.start_method}, {self.settings.workers} workers)"
+
+    # -- size -------------------------------------------------------------
+    def configure(self, settings: BackendSettings) -> None:
+        self.settings = settings
+        self.fit()
+
+    def fit(self) -> None:
+        """Grow or shrink the pool to the target; extra workers finish their batches first."""
+        active = [w for w in self.pool.live() if not w.retiring]
+        while len(active) < self.settings.workers:
+            active.append(self.pool.start())
+        # Idle workers go first, so shrinking never waits on a long file.
+        for worker in sorted(active, key=lambda w: len(w.batches))[: max(0, len(active) - self.settings.workers)]:
+            self.pool.ask_to_stop(worker)
+
+    def resize(self, workers: int) -> None:
+        self.settings = dataclasses.replace(self.settings, workers=workers)
+        self.fit()
+
+    # -- sending ----------------------------------------------------------
+    def _open_workers(self) -> list[WorkerHandle]:
+        return [w for w in self.pool.live() if not w.retiring and len(w.batches) < BATCHES_PER_WORKER]
+
+    def capacity(self) -> int:
+        return sum(BATCHES_PER_WORKER - len(w.batches) for w in self._open_workers())
+
+    def max_batch(self) -> int | None:
+        limit = self.settings.max_files_per_worker
+        open_workers = self._open_workers()
+        if not limit or not open_workers:
+            return None
+        return max(1, max(limit - w.files_sent for w in open_workers))
+
+    def send(self, batch: RunBatch) -> None:
+        candidates = self._open_workers()
+        if not candidates:
+            raise RuntimeError("no worker can take a batch now; check capacity() first")
+        worker = min(candidates, key=lambda w: (len(w.batches), -self._allowance(w)))
+        if batch.payload_key in worker.payload_keys:
+            batch = dataclasses.replace(batch, payload=None)  # it holds the processor already
+        self.pool.send(worker, batch, [t.file_id for t in batch.tasks])
+        worker.payload_keys.add(batch.payload_key)
+        self.holder[batch.batch_id] = worker
+        limit = self.settings.max_files_per_worker
+        if limit and worker.files_sent >= limit:
+            self.pool.ask_to_stop(worker)  # recycled: a fresh worker takes its place now
+            self.fit()
+
+    def _allowance(self, worker: WorkerHandle) -> int:
+        limit = self.settings.max_files_per_worker
+        return limit - worker.files_sent if limit else 1 << 30
+
+    # -- news -------------------------------------------------------------
+    def waitables(self) -> list[Any]:
+        objects: list[Any] = []
+        for worker in self.pool.workers.values():
+            objects += [worker.conn, worker.sentinel]
+        return objects
+
+    def collect(self, ready: list[Any]) -> list[tuple[int, object]]:
+        news: list[tuple[int, object]] = []
+        ready_conns = {id(obj) for obj in ready if not isinstance(obj, int)}
+        ready_sentinels = {obj for obj in ready if isinstance(obj, int)}
+        dead: list[WorkerHandle] = []
+        for worker in list(self.pool.workers.values()):
+            if id(worker.conn) in ready_conns and not self._drain(worker, news):
+                dead.append(worker)
+            if worker.sentinel in ready_sentinels:
+                dead.append(worker)
+        for worker in dict.fromkeys(dead):
+            if worker.id in self.pool.workers:
+                self._drain(worker, news)
+                news += self._on_death(worker)
+        news += self._check_timeouts()
+        return news
+
+    def _drain(self, worker: WorkerHandle, news: list[tuple[int, object]]) -> bool:
+        """Read everything a worker has sent. False if its pipe is closed."""
+        try:
+            while worker.conn.poll():
+                message = worker.conn.recv()
+                if isinstance(message, Results):
+                    batch = worker.batches.get(message.batch_id)
+                    if batch is not None:
+                        for outcome in message.outcomes:
+                            batch.pending.discard(outcome.file_id)
+                        worker.files_done += len(message.outcomes)
+                        if message.batch_done:
+                            del worker.batches[message.batch_id]
+                            self.holder.pop(message.batch_id, None)
+                elif isinstance(message, PayloadBroken):
+                    worker.batches.pop(message.batch_id, None)
+                    self.holder.pop(message.batch_id, None)
+                news.append((worker.id, message))
+        except (EOFError, OSError):
+            return False
+        return True
+
+    def _release(self, worker: WorkerHandle, failure: Failure | None, unexplained: bool) -> list[tuple[int, object]]:
+        """A Lost for each batch the worker held; the one it was working on names its file."""
+        current = worker.current()
+        news: list[tuple[int, object]] = []
+        for batch in list(worker.batches.values()):
+            here = current[0] if current is not None and current[0] in batch.pending else None
+            news.append((worker.id, Lost(batch.batch_id, here, failure if here is not None else None,
+                                         unexplained and here is None)))
+            self.holder.pop(batch.batch_id, None)
+        worker.batches.clear()
+        return news
+
+    def _on_death(self, worker: WorkerHandle) -> list[tuple[int, object]]:
+        worker.process.join(1.0)
+        reason = describe_exit(worker.process.exitcode)
+        expected = worker.retiring and not worker.batches
+        failure = Failure(FailureKind.WORKER_DIED, f"{reason} while processing this file")
+        news = self._release(worker, failure, unexplained=True)
+        self.pool.forget(worker)
+        news.append((worker.id, WorkerGone(worker.id, worker.pid, reason, expected)))
+        self.fit()
+        return news
+
+    def _check_timeouts(self) -> list[tuple[int, object]]:
+        limit = self.settings.timeout_s
+        if limit is None:
+            return []
+        news: list[tuple[int, object]] = []
+        now = time.time()
+        for worker in list(self.pool.workers.values()):
+            current = worker.current()
+            if current is None or not worker.batches or now - current[1] < limit:
+                continue
+            if not self._drain(worker, news):
+                continue  # it died just now; its sentinel says so next round
+            current = worker.current()
+            if current is None or now - current[1] < limit:
+                continue
+            self.pool.kill(worker)
+            failure = Failure(FailureKind.TIMEOUT, f"ran longer than the {limit:g} s timeout; "
+                                                   "its worker process was killed")
+            news += self._release(worker, failure, unexplained=False)
+            news.append((worker.id, WorkerGone(worker.id, worker.pid, "killed: file timed out", False)))
+            self.fit()
+        return news
+
+    def next_deadline(self) -> float | None:
+        limit = self.settings.timeout_s
+        if limit is None:
+            return None
+        now = time.time()
+        deadlines = [current[1] + limit - now for w in self.pool.workers.values()
+                     if w.batches and (current := w.current()) is not None]
+        return max(0.0, min(deadlines)) if deadlines else None
+
+    def abort(self, reason: str = "stopped") -> list[tuple[int, object]]:
+        news: list[tuple[int, object]] = []
+        for worker in list(self.pool.workers.values()):
+            if worker.batches:
+                self._drain(worker, news)
+                self.pool.kill(worker)
+                news += self._release(worker, None, unexplained=False)
+                news.append((worker.id, WorkerGone(worker.id, worker.pid, reason, False)))
+        return news
+
+    def status(self) -> list[WorkerNow]:
+        states = []
+        for worker in self.pool.live():
+            current = worker.current() if worker.batches else None
+            states.append(WorkerNow(worker.id, worker.pid, current[0] if current else None,
+                                    current[1] if current else None))
+        return states
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()
+        self.holder.clear()
