@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-files-per-worker", type=_positive_int, default=None, metavar="N",
                      help="recycle a worker after this many files")
     run.add_argument("--job-name", default="", help="a name for the job (shown in `jobs`)")
+    run.add_argument("--backend", choices=["local", "dask"], default="local",
+                     help="where files are processed: this machine's process pool, or a Dask cluster")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="Dask scheduler, e.g. tcp://host:8786 (implies --backend dask; without it, "
+                          "--backend dask starts a local cluster)")
     _add_report_options(run)
 
     resume = sub.add_parser("resume", help="continue an interrupted job (default: the latest)")
@@ -139,7 +144,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             params=parse_params(args.param), include=tuple(args.include), exclude=tuple(args.exclude),
             recursive=not args.no_recursive, overwrite=Overwrite(args.overwrite),
             workers=args.workers or default_workers(), timeout_s=args.timeout, retries=args.retries,
-            max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name)
+            max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name,
+            backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return _follow(args, lambda engine: engine.submit(spec))

@@ -180,7 +180,9 @@ class _Loop:
         self.journal = engine.journal
         self.emit = engine.events.put
         self.scratch = tempfile.mkdtemp(prefix="batchmill-scratch-")
-        self.backend: Backend = LocalBackend(engine._context, self.scratch)
+        self.local = LocalBackend(engine._context, self.scratch)
+        self.backend: Backend = self.local  # the running job's backend
+        self.backends: dict[tuple[str, str], Backend] = {("local", ""): self.local}
         self.queue: deque[PreparedJob] = deque()
         self.run_: JobRun | None = None
         self.stopping = False
@@ -208,17 +210,26 @@ class _Loop:
             if self.run_ is not None:
                 self.end(JobState.ERROR, f"unexpected engine error: {exc}")
         finally:
-            self.backend.shutdown()
+            for backend in self.backends.values():
+                backend.shutdown()
             shutil.rmtree(self.scratch, ignore_errors=True)
 
     def wait_and_handle(self) -> None:
         wake = self.engine._wake_r
-        ready = multiprocessing.connection.wait([wake] + self.backend.waitables(), self.wait_timeout())
+        waitables = [wake]
+        for backend in self.backends.values():
+            waitables += backend.waitables()
+        ready = multiprocessing.connection.wait(waitables, self.wait_timeout())
         if wake in ready:
             while wake.poll():
                 wake.recv_bytes()
-        for worker, message in self.backend.collect([obj for obj in ready if obj is not wake]):
-            self.on_message(worker, message)
+        news = [obj for obj in ready if obj is not wake]
+        for backend in list(self.backends.values()):
+            for worker, message in backend.collect(news):
+                if backend is self.backend:
+                    self.on_message(worker, message)
+                elif isinstance(message, WorkerGone) and not message.expected:
+                    self.emit(WorkerExited(message.worker, message.pid, message.reason))
 
     def wait_timeout(self) -> float:
         run = self.run_
@@ -285,13 +296,25 @@ class _Loop:
         self.run_ = run
         self.set_state(run, JobState.PLANNING)
         try:
+            self.backend = self.backend_for(run.spec)
             self.backend.configure(self.settings_for(run))  # workers start up while inputs are scanned
+            self.backend.check_job(list(run.spec.inputs), run.spec.output)
             run.begin(lambda message: self.emit(Log("info", message, run.job_id)))
         except (PlanError, JobError) as exc:
             self.end(JobState.ERROR, str(exc))
             return
         if run.planning is None:
             self.start_running(run)
+
+    def backend_for(self, spec: JobSpec) -> Backend:
+        key = (spec.backend, spec.scheduler or "")
+        backend = self.backends.get(key)
+        if backend is None:
+            from core.backends.dask import open_dask_backend
+
+            backend = open_dask_backend(spec.scheduler, self.scratch, self.emit)
+            self.backends[key] = backend
+        return backend
 
     def advance(self) -> None:
         run = self.run_

@@ -16,6 +16,9 @@ class Overwrite(str, enum.Enum):
     RENAME = "rename"  # the new output gets a free name: "name (1).ext"
 
 
+BACKENDS = ("local", "dask")
+
+
 def default_workers() -> int:
     """One core is left for the window and the engine thread; never fewer than one worker."""
     return max(1, (os.cpu_count() or 1) - 1)
@@ -39,6 +42,8 @@ class JobSpec:
     max_files_per_worker: int | None = None
     halt_after: str | None = None  # "N" failures or "P%" of files
     name: str = ""
+    backend: str = "local"  # "local" (own process pool) or "dask"
+    scheduler: str | None = None  # Dask scheduler address; None with backend "dask": a LocalCluster
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(str(Path(p).absolute()) for p in self.inputs))
@@ -54,6 +59,10 @@ class JobSpec:
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout_s}")
         if self.halt_after is not None:
             parse_halt(self.halt_after)
+        if self.scheduler and self.backend == "local":
+            object.__setattr__(self, "backend", "dask")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if not self.name:
             names = ", ".join(Path(p).name or p for p in self.inputs[:3])
             more = f" +{len(self.inputs) - 3}" if len(self.inputs) > 3 else ""

@@ -97,3 +97,6 @@ class Backend(ABC):
 
     def describe(self) -> str:
         return self.name
+
+    def check_job(self, inputs: list[str], output: str) -> None:
+        """Before a job starts: raise JobError if the workers cannot reach its files."""
