@@ -32,18 +32,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"batchmill {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run a processor over files and folders")
-    run.add_argument("processor", metavar="PROCESSOR")
-    run.add_argument("inputs", nargs="+", metavar="INPUT")
-    run.add_argument("--output", "-o", required=True, metavar="DIR")
+    run = sub.add_parser("run", help="run a processor over files and folders",
+                         usage="batchmill run PROCESSOR INPUT... --output DIR [options]\n"
+                               "       batchmill run --preset NAME INPUT... [options]")
+    run.add_argument("words", nargs="+", metavar="PROCESSOR INPUT", help="the processor, then files and folders")
+    run.add_argument("--output", "-o", default=None, metavar="DIR")
     run.add_argument("--param", "-p", action="append", default=[], metavar="K=V")
     run.add_argument("--workers", "-j", type=_positive_int, default=None, metavar="N")
     run.add_argument("--include", action="append", default=[], metavar="GLOB")
     run.add_argument("--exclude", action="append", default=[], metavar="GLOB")
     run.add_argument("--no-recursive", action="store_true")
-    run.add_argument("--overwrite", choices=[o.value for o in Overwrite], default=Overwrite.SKIP.value)
+    run.add_argument("--overwrite", choices=[o.value for o in Overwrite], default=None,
+                     help="when an output exists: skip the file (default), replace it, or write 'name (1).ext'")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS")
-    run.add_argument("--retries", type=_non_negative_int, default=0, metavar="N")
+    run.add_argument("--retries", type=_non_negative_int, default=None, metavar="N")
+    run.add_argument("--name", dest="name_template", default=None, metavar="TEMPLATE",
+                     help="output file names, e.g. '{stem}_small{ext}' ({stem}, {ext}, {name})")
+    run.add_argument("--preset", default=None, metavar="NAME", help="start from a saved preset")
+    run.add_argument("--save-preset", default=None, metavar="NAME",
+                     help="save this job's processor and options as a preset (and run it)")
     run.add_argument("--halt-after", default=None, metavar="N|P%")
     run.add_argument("--max-files-per-worker", type=_positive_int, default=None, metavar="N",
                      help="recycle a worker after this many files")
@@ -73,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     procs = sub.add_parser("processors", help="list processors and their parameters")
     procs.add_argument("--json", action="store_true")
+    procs.add_argument("--script", type=Path, default=None, metavar="FILE.py",
+                       help="show the processor a Python script's function becomes")
+    procs.add_argument("--function", default="process")
+
+    presets = sub.add_parser("presets", help="list, show or delete saved presets")
+    presets.add_argument("action", nargs="?", choices=["list", "show", "delete"], default="list")
+    presets.add_argument("preset", nargs="?", metavar="NAME")
 
     selftest = sub.add_parser("selftest", help="check that worker processes work on this machine")
     selftest.add_argument("--json", action="store_true")
@@ -123,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
         "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
+        "presets": cmd_presets,
     }
     if args.command is None:
         build_parser().print_help()
@@ -136,19 +151,87 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- running jobs ---------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
+    spec = spec_from_args(args)
+    if args.save_preset:
+        from core.presets import PresetError, save_preset
+
+        try:
+            path = save_preset(preset_from_spec(args.save_preset, spec))
+        except PresetError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"saved preset {args.save_preset!r} to {path}", file=sys.stderr)
+    return _follow(args, lambda engine: engine.submit(spec))
+
+
+def spec_from_args(args: argparse.Namespace) -> JobSpec:
+    """The JobSpec a ``run`` command line describes: explicit options, then the preset, then defaults."""
+    from core.presets import Preset, PresetError, load_preset
+
+    preset: Preset | None = None
+    if args.preset:
+        try:
+            preset = load_preset(args.preset)
+        except PresetError as exc:
+            raise UsageError(str(exc)) from None
+        processor, inputs = preset.processor, list(args.words)
+    else:
+        if len(args.words) < 2:
+            raise UsageError("run needs a PROCESSOR and at least one INPUT (or --preset NAME and INPUTs)")
+        processor, inputs = args.words[0], list(args.words[1:])
+    params: dict[str, Any] = dict(preset.params) if preset else {}
+    params.update(parse_params(args.param))
+    output = args.output or (preset.output if preset else None)
+    if not output:
+        raise UsageError("run needs --output DIR" + (f" (preset {preset.name!r} has none)" if preset else ""))
+
+    def pick(value: Any, preset_value: Any, default: Any) -> Any:
+        return value if value is not None else preset_value if preset_value is not None else default
+
     try:
         if args.halt_after is not None:
             parse_halt(args.halt_after)
-        spec = JobSpec(
-            processor=args.processor, inputs=tuple(args.inputs), output=args.output,
-            params=parse_params(args.param), include=tuple(args.include), exclude=tuple(args.exclude),
-            recursive=not args.no_recursive, overwrite=Overwrite(args.overwrite),
-            workers=args.workers or default_workers(), timeout_s=args.timeout, retries=args.retries,
+        return JobSpec(
+            processor=processor, inputs=tuple(inputs), output=output, params=params,
+            include=tuple(args.include or (preset.include if preset else ())),
+            exclude=tuple(args.exclude or (preset.exclude if preset else ())),
+            recursive=not args.no_recursive and (preset.recursive if preset else True),
+            overwrite=Overwrite(pick(args.overwrite, preset.overwrite if preset else None, Overwrite.SKIP.value)),
+            workers=pick(args.workers, preset.workers if preset else None, default_workers()),
+            timeout_s=pick(args.timeout, preset.timeout_s if preset else None, None),
+            retries=pick(args.retries, preset.retries if preset else None, 0),
             max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name,
+            name_template=pick(args.name_template, preset.name_template if preset else None, None),
             backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return _follow(args, lambda engine: engine.submit(spec))
+
+
+def preset_from_spec(name: str, spec: JobSpec) -> Any:
+    from core.presets import Preset
+
+    return Preset(name=name, processor=spec.processor, params=dict(spec.params), output=spec.output,
+                  overwrite=spec.overwrite.value, include=spec.include, exclude=spec.exclude,
+                  recursive=spec.recursive, workers=spec.workers, timeout_s=spec.timeout_s, retries=spec.retries,
+                  name_template=spec.name_template)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from core.presets import PresetError, delete_preset, list_presets, load_preset, presets_dir
+
+    try:
+        if args.action == "list":
+            names = list_presets()
+            print("\n".join(names) if names else f"no presets yet (they live in {presets_dir()})")
+        elif args.preset is None:
+            raise UsageError(f"presets {args.action} needs a preset NAME")
+        elif args.action == "show":
+            print(load_preset(args.preset).to_json())
+        else:
+            delete_preset(args.preset)
+            print(f"deleted preset {args.preset!r}")
+    except PresetError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -293,8 +376,19 @@ def _job_json(j: Any) -> dict[str, Any]:
 # -- processors -----------------------------------------------------------
 def cmd_processors(args: argparse.Namespace) -> int:
     from core.processors import all_processors, plugin_problems
+    from core.processors.base import ParamError
 
-    registry = all_processors()
+    registry: dict[str, Any] = all_processors()
+    if args.script is not None:
+        from core.processors.script import load_script_processor
+
+        try:
+            proc = load_script_processor(args.script, args.function)
+        except ParamError as exc:
+            raise UsageError(str(exc)) from None
+        registry = {proc.name: proc}
+        print(f"run it with: batchmill run python INPUT... --output DIR --param script={proc.script} "
+              f"--param function={proc.function} [--param NAME=VALUE]...", file=sys.stderr)
     if args.json:
         print(json.dumps([{
             "name": p.name, "description": p.description,
@@ -305,9 +399,12 @@ def cmd_processors(args: argparse.Namespace) -> int:
     for proc in registry.values():
         print(f"{proc.name}\n  {proc.description}")
         for q in proc.params:
-            extra = f" one of: {', '.join(q.choices)};" if q.choices else ""
-            default = "required" if q.required else f"default {_plain(q.default)!r}"
-            print(f"    --param {q.name}=<{q.type_name}>  ({default};{extra}) {q.help}")
+            facts = ["required" if q.required else f"default {_plain(q.default)!r}"]
+            if q.choices:
+                facts.append(f"one of {', '.join(q.choices)}")
+            if q.minimum is not None or q.maximum is not None:
+                facts.append(f"{_num(q.minimum)}..{_num(q.maximum)}")
+            print(f"    --param {q.name}=<{q.type_name}>  ({'; '.join(facts)})" + (f"  {q.help}" if q.help else ""))
         print()
     for problem in plugin_problems():
         print(f"warning: {problem}", file=sys.stderr)
@@ -327,6 +424,10 @@ def cmd_selftest(args: argparse.Namespace) -> int:
 
 def cmd_gui(_args: argparse.Namespace) -> int:
     raise UsageError("the window is opened by the batchmill program itself: run `batchmill gui`")
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def _plain(value: Any) -> Any:

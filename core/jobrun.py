@@ -70,7 +70,8 @@ class JobRun:
         self.halt_base = (0, 0)  # (failed, files) before this session; see _load_from_journal
         self._next_idx = 0
         processor, params = prepared.processor, prepared.params
-        self.may_collide = processor.output_name(params, "probe.name") not in (None, "probe.name")
+        probe = processor.output_name(params, "probe.name")
+        self.may_collide = probe is not None and (probe != "probe.name" or self.spec.name_template is not None)
 
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:

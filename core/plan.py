@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.events import FileStatus
+from core.naming import render
 from core.outputs import free_name
 from core.processors.base import Processor, RootOutput
 from core.scan import Filter, iter_folder
@@ -59,6 +60,14 @@ def plan_roots(spec: JobSpec) -> list[RootOutput]:
     return roots
 
 
+def preview_output(spec: JobSpec, processor: Processor, params: Mapping[str, Any], input_name: str) -> str | None:
+    """The output name one input would get (the window's live preview of a naming template)."""
+    out_name = processor.output_name(params, input_name)
+    if out_name is None or spec.name_template is None:
+        return out_name
+    return render(spec.name_template, input_name, out_name)
+
+
 def iter_plan(
     spec: JobSpec,
     processor: Processor,
@@ -92,7 +101,8 @@ class _Planner:
         self.planned: dict[str, str] = {}
         probe = processor.output_name(params, "probe.name")
         self.no_outputs = probe is None
-        self.identity_names = probe == "probe.name"
+        self.template = spec.name_template
+        self.identity_names = probe == "probe.name" and self.template is None
 
     def plan(self, root: int, out_base: str, src: str, relpath: str, size: int) -> PlannedFile:
         if self.no_outputs:
@@ -101,6 +111,8 @@ class _Planner:
         out_name = name if self.identity_names else self.processor.output_name(self.params, name)
         if out_name is None:
             return PlannedFile(root, src, None, FileStatus.PENDING, size)
+        if self.template is not None:
+            out_name = render(self.template, name, out_name)
         dst = os.path.join(out_base, rel_dir, out_name) if rel_dir else os.path.join(out_base, out_name)
         key = os.path.normcase(dst)
         if key in self.planned:
