@@ -268,7 +268,7 @@ def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
     from core.engine import Engine, JobError
     from core.report import Follower
 
-    engine = Engine()
+    engine = Engine(file_events=False)
     try:
         try:
             job_id = start(engine)

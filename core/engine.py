@@ -73,8 +73,11 @@ class Engine:
     """Thread-safe front of the engine. Every method returns at once; results arrive as events."""
 
     def __init__(self, home: Path | None = None, *, start_method: str = "spawn",
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, file_events: bool = True) -> None:
+        """``file_events=False``: no FileFinished event per file done (a CLI has no use for
+        20,000 of them); failures, progress and everything else still arrive."""
         self.journal = journal or Journal(home)
+        self.file_events = file_events
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.start_method = start_method
         self._context = multiprocessing.get_context(start_method)
@@ -292,7 +295,7 @@ class _Loop:
         return BackendSettings(workers, run.spec.timeout_s, run.spec.max_files_per_worker)
 
     def begin(self, prepared: PreparedJob) -> None:
-        run = JobRun(prepared, self.journal, self.emit)
+        run = JobRun(prepared, self.journal, self.emit, self.engine.file_events)
         self.run_ = run
         self.set_state(run, JobState.PLANNING)
         try:

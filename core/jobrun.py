@@ -46,7 +46,9 @@ class Entry:
 
 
 class JobRun:
-    def __init__(self, prepared: PreparedJob, journal: Journal, emit: Callable[[Event], None]) -> None:
+    def __init__(self, prepared: PreparedJob, journal: Journal, emit: Callable[[Event], None],
+                 file_events: bool = True) -> None:
+        self.file_events = file_events
         self.prepared = prepared
         self.job_id = prepared.job_id
         self.spec = prepared.spec
@@ -93,7 +95,8 @@ class JobRun:
             self.total += 1
             if planned.status is FileStatus.SKIPPED:
                 self.skipped += 1
-                self.emit(FileFinished(self.job_id, idx, planned.src, planned.dst, True, 0.0))
+                if self.file_events:
+                    self.emit(FileFinished(self.job_id, idx, planned.src, planned.dst, True, 0.0))
             else:
                 self.entries[idx] = Entry(planned.root, planned.src, planned.dst)
                 self.pending.append(idx)
@@ -183,8 +186,9 @@ class JobRun:
         self.finished_now += 1
         self.updates.append((DONE, entry.attempts + 1, None, None, None, outcome.duration_s,
                              _to_json(outcome.result), outcome.size, outcome.file_id))
-        output = entry.dst if outcome.output_made else None
-        self.emit(FileFinished(self.job_id, outcome.file_id, entry.src, output, False, outcome.duration_s))
+        if self.file_events:
+            output = entry.dst if outcome.output_made else None
+            self.emit(FileFinished(self.job_id, outcome.file_id, entry.src, output, False, outcome.duration_s))
 
     def fail(self, idx: int, failure: Failure, duration: float = 0.0, size: int | None = None) -> None:
         entry = self.entries[idx]

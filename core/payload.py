@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from typing import Any
 
 
@@ -10,8 +11,23 @@ class PayloadError(ValueError):
     """The processor cannot be shipped to the workers; the message names the culprit."""
 
 
+# A payload naming one of these modules refers to code the workers may not be able to import.
+_LOCAL_MODULES = (b"__main__", b"__mp_main__", b"__batchmill_script__")
+
+
 def dumps_checked(obj: Any, what: str) -> bytes:
-    """``dill.dumps(obj, recurse=True)``, or a PayloadError that names what cannot be pickled."""
+    """The processor's bytes for the workers, or a PayloadError that names what cannot be pickled.
+
+    Code the workers can import (the built-in processors, plugins) goes by reference with the
+    standard pickle, so a worker need not even import dill; everything else — lambdas, closures,
+    a script's functions — by value with ``dill.dumps(obj, recurse=True)``. Workers load both
+    with ``pickle.loads``, which imports dill when a payload needs it."""
+    try:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if not any(name in data for name in _LOCAL_MODULES):
+            return data
+    except Exception:  # noqa: BLE001, S110 - not picklable by reference: dill ships it by value
+        pass
     import dill
 
     try:

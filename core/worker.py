@@ -45,8 +45,6 @@ def worker_main(worker_id: int, conn: Connection, slot: Any, scratch_root: str) 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
     inbox: queue.Queue[object] = queue.Queue()
     threading.Thread(target=_read_forever, args=(conn, inbox), daemon=True, name="reader").start()
-    import dill  # noqa: F401  (loaded while the engine is still planning)
-
     runner = _Runner(worker_id, conn, slot, Path(scratch_root))
     try:
         while True:
@@ -117,11 +115,9 @@ class _Runner:
         if fn is not None:
             return fn
         try:
-            import dill
-
             if batch.payload is None:
                 raise RuntimeError("the engine sent no processor to this worker")
-            fn = dill.loads(batch.payload)
+            fn = pickle.loads(batch.payload)  # imports dill itself when the payload was made by dill
         except BaseException as exc:  # noqa: BLE001 - reported, never raised across the boundary
             failure = Failure(
                 FailureKind.PAYLOAD_ERROR,
