@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a processor over files and folders",
                          usage="batchmill run PROCESSOR INPUT... --output DIR [options]\n"
                                "       batchmill run --preset NAME INPUT... [options]")
-    run.add_argument("words", nargs="+", metavar="PROCESSOR INPUT", help="the processor, then files and folders")
+    run.add_argument("processor", metavar="PROCESSOR", help="the processor (not given with --preset)")
+    run.add_argument("inputs", nargs="+", metavar="INPUT", help="files and folders")
     run.add_argument("--output", "-o", default=None, metavar="DIR")
     run.add_argument("--param", "-p", action="append", default=[], metavar="K=V")
     run.add_argument("--workers", "-j", type=_positive_int, default=None, metavar="N")
@@ -121,6 +122,18 @@ def _positive_float(text: str) -> float:
     return value
 
 
+PRESET_PLACEHOLDER = "<preset>"
+
+
+def with_preset_placeholder(argv: list[str]) -> list[str]:
+    """``run --preset NAME INPUT...`` names no processor; stand one in, so INPUTs stay INPUTs
+    (and a ``--`` before a file named like an option keeps working in both forms)."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    if options[:1] == ["run"] and any(a == "--preset" or a.startswith("--preset=") for a in options):
+        return ["run", PRESET_PLACEHOLDER, *argv[1:]]
+    return argv
+
+
 def parse_params(pairs: Sequence[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     for pair in pairs:
@@ -133,7 +146,7 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI. Entry points call ``core.bootstrap.bootstrap()`` before this, never after."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(with_preset_placeholder(list(sys.argv[1:] if argv is None else argv)))
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
         "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
@@ -173,11 +186,9 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             preset = load_preset(args.preset)
         except PresetError as exc:
             raise UsageError(str(exc)) from None
-        processor, inputs = preset.processor, list(args.words)
+        processor, inputs = preset.processor, list(args.inputs)
     else:
-        if len(args.words) < 2:
-            raise UsageError("run needs a PROCESSOR and at least one INPUT (or --preset NAME and INPUTs)")
-        processor, inputs = args.words[0], list(args.words[1:])
+        processor, inputs = args.processor, list(args.inputs)
     params: dict[str, Any] = dict(preset.params) if preset else {}
     params.update(parse_params(args.param))
     output = args.output or (preset.output if preset else None)

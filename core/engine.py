@@ -29,6 +29,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import multiprocessing.connection
+import os
 import queue
 import shutil
 import tempfile
@@ -47,7 +48,7 @@ from core.events import (
 from core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
 from core.backends.local import LocalBackend
 from core.jobrun import JobRun
-from core.journal import Journal
+from core.journal import Journal, pid_alive
 from core.messages import PayloadBroken, Progress, Results, RunBatch, Started
 from core.plan import PlanError
 from core.prepare import JobError, PreparedJob, prepare_again, prepare_new
@@ -175,6 +176,20 @@ class Engine:
                 atexit.register(self.shutdown)
 
 
+def make_scratch_root() -> str:
+    """A private folder for the workers' scratch space, in the system's temp folder.
+
+    Named after this process, so that folders left by a killed Batchmill (its
+    ``finally`` never ran) are recognised and removed by the next one."""
+    base = Path(tempfile.gettempdir()) / "batchmill-scratch"
+    base.mkdir(parents=True, exist_ok=True)
+    for stale in base.iterdir():
+        pid = stale.name.split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base)
+
+
 class _Loop:
     """The engine thread. Owns the backend, the job queue and the running job."""
 
@@ -182,7 +197,7 @@ class _Loop:
         self.engine = engine
         self.journal = engine.journal
         self.emit = engine.events.put
-        self.scratch = tempfile.mkdtemp(prefix="batchmill-scratch-")
+        self.scratch = make_scratch_root()
         self.local = LocalBackend(engine._context, self.scratch)
         self.backend: Backend = self.local  # the running job's backend
         self.backends: dict[tuple[str, str], Backend] = {("local", ""): self.local}
@@ -209,7 +224,9 @@ class _Loop:
                 if self.run_ is not None:
                     self.tick()
         except BaseException as exc:  # noqa: BLE001 - the engine thread must report, never vanish
-            self.emit(Log("error", f"the engine stopped on an unexpected error: {exc}\n{traceback.format_exc()}"))
+            job_id = self.run_.job_id if self.run_ is not None else None
+            self.emit(Log("error", f"the engine stopped on an unexpected error: {exc}\n{traceback.format_exc()}",
+                          job_id))
             if self.run_ is not None:
                 self.end(JobState.ERROR, f"unexpected engine error: {exc}")
         finally:

@@ -77,11 +77,15 @@ class JobRun:
 
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:
+        plan = iter_plan(self.spec, self.prepared.processor, self.prepared.params, self.prepared.roots, log)
         if self.prepared.mode == "new":
-            self.planning = iter_plan(self.spec, self.prepared.processor, self.prepared.params,
-                                      self.prepared.roots, log)
+            self.planning = plan
             return
-        self._load_from_journal()
+        known = self._load_from_journal()
+        job = self.journal.get_job(self.job_id)
+        if job is not None and not job.planned:
+            # The run died while files ran during the scan: scan again, adding only what it never saw.
+            self.planning = (planned for planned in plan if planned.src not in known)
 
     def plan_step(self) -> bool:
         """Plan up to PLAN_CHUNK files; True when planning is complete. Raises PlanError."""
@@ -106,12 +110,18 @@ class JobRun:
             self.planning = None
         if rows:
             self.journal.add_files(self.job_id, rows)
+        if self.planning is None:
+            self.journal.mark_planned(self.job_id)
         return self.planning is None
 
-    def _load_from_journal(self) -> None:
+    def _load_from_journal(self) -> set[str]:
+        """Pick up a journaled job: done files stay done, the rest go out again. Returns the inputs known."""
         job = self.journal.get_job(self.job_id)
         self.elapsed_before = job.elapsed if job else 0.0
+        known: set[str] = set()
         for rec in self.journal.files(self.job_id):
+            known.add(rec.input)
+            self._next_idx = max(self._next_idx, rec.idx + 1)
             self.total += 1
             if rec.state is FileStatus.DONE:
                 self.done += 1
@@ -126,6 +136,7 @@ class JobRun:
                 self.pending.append(rec.idx)
         # --halt-after counts this session's failures: a resumed halted job must not halt at once.
         self.halt_base = (self.failed, self.total - len(self.pending))
+        return known
 
     # -- handing out ------------------------------------------------------
     def take(self, count: int) -> list[Task]:

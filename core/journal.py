@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     payload_hash TEXT,
     spec TEXT NOT NULL,
     roots TEXT NOT NULL DEFAULT '[]',
+    planned INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL,
     error TEXT,
     created REAL NOT NULL,
@@ -100,6 +101,7 @@ class JobRecord:
     failed: int
     skipped: int
     root_is_dir: tuple[bool, ...] = ()
+    planned: bool = False  # every input file is in the journal (the scan finished)
 
     @property
     def owner_alive(self) -> bool:
@@ -108,7 +110,7 @@ class JobRecord:
             return False
         if self.owner_host != socket.gethostname():
             return self.heartbeat is not None and time.time() - self.heartbeat < 30
-        return _pid_alive(self.owner_pid)
+        return pid_alive(self.owner_pid)
 
     @property
     def interrupted(self) -> bool:
@@ -137,7 +139,7 @@ class FileRecord:
     result: Any
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -166,6 +168,16 @@ class Journal:
         for statement in filter(None, (s.strip() for s in SCHEMA.split(";"))):
             with self._write() as db:
                 db.execute(statement)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A journal written by an older Batchmill gains the columns added since (with defaults)."""
+        wanted = {"roots": "TEXT NOT NULL DEFAULT '[]'", "planned": "INTEGER NOT NULL DEFAULT 1"}
+        with self._write() as db:
+            have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, decl in wanted.items():
+                if column not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -278,6 +290,10 @@ class Journal:
                              (job_id, *[s.value for s in from_states]))
             return cur.rowcount
 
+    def mark_planned(self, job_id: str) -> None:
+        with self._write() as db:
+            db.execute("UPDATE jobs SET planned = 1 WHERE id = ?", (job_id,))
+
     def delete_files(self, job_id: str) -> None:
         with self._write() as db:
             db.execute("DELETE FROM files WHERE job_id = ?", (job_id,))
@@ -322,7 +338,7 @@ def _job_from_row(r: sqlite3.Row) -> JobRecord:
         error=r["error"], created=r["created"], started=r["started"], finished=r["finished"],
         elapsed=r["elapsed"], owner_pid=r["owner_pid"], owner_host=r["owner_host"], heartbeat=r["heartbeat"],
         total=r["total"], done=r["done"], failed=r["failed"], skipped=r["skipped"],
-        root_is_dir=tuple(json.loads(r["roots"])))
+        root_is_dir=tuple(json.loads(r["roots"])), planned=bool(r["planned"]))
 
 
 def _file_from_row(r: sqlite3.Row) -> FileRecord:

@@ -70,12 +70,12 @@ class Follower:
 
     def handle(self, event: Event) -> bool:
         out = self.outcome
-        if getattr(event, "job_id", out.job_id) != out.job_id:
+        if getattr(event, "job_id", out.job_id) not in (out.job_id, None):
             return False
         if isinstance(event, JobProgress):
             out.total, out.done, out.failed, out.skipped = event.total, event.done, event.failed, event.skipped
             self._show_progress(event)
-        elif isinstance(event, JobStarted):
+        elif isinstance(event, JobStarted) and not self.quiet:
             self._say(f"job {out.job_id}: {event.total} files, {event.workers} workers"
                       + (f" ({event.done} already done)" if event.done else ""))
         elif isinstance(event, FileFailed):

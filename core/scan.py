@@ -39,6 +39,8 @@ _name = operator.attrgetter("name")
 
 
 def _match(name: str, relpath: str, pattern: str) -> bool:
+    if os.sep != "/":
+        relpath = relpath.replace(os.sep, "/")  # patterns are written with "/" everywhere
     return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(relpath, pattern)
 
 

@@ -76,7 +76,7 @@ class JobSpec:
     def to_json(self) -> str:
         data = asdict(self)
         data["overwrite"] = self.overwrite.value
-        return json.dumps(data, sort_keys=True)
+        return json.dumps(data, sort_keys=True, default=_plain)
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
@@ -86,6 +86,12 @@ class JobSpec:
 
     def with_changes(self, **changes: Any) -> JobSpec:
         return replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} in a job's parameters cannot be saved as JSON: {value!r}")
 
 
 def parse_halt(text: str) -> tuple[int | None, float | None]:

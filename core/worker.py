@@ -151,13 +151,15 @@ class _Runner:
             if tmp is not None:
                 self._ensure_dir(tmp.parent)
             result = fn(src, tmp, self.context)
+            failure = _check_picklable(result)
+            if failure is not None:  # a failed file leaves no output behind, even one it wrote
+                if tmp is not None:
+                    _remove_quietly(tmp)
+                return Outcome(task.file_id, time.perf_counter() - started, None, False, failure, size)
             made = tmp is not None and os.path.lexists(tmp)
             if made:
                 assert task.dst is not None and tmp is not None
                 os.replace(tmp, task.dst)
-            failure = _check_picklable(result)
-            if failure is not None:
-                return Outcome(task.file_id, time.perf_counter() - started, None, made, failure, size)
             return Outcome(task.file_id, time.perf_counter() - started, result, made, None, size)
         except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
             if tmp is not None:

@@ -18,9 +18,11 @@ class UnknownProcessor(LookupError):
 
 def _builtins() -> list[Processor]:
     from core.processors.checksum import ChecksumProcessor
+    from core.processors.command import CommandProcessor
+    from core.processors.image import ImageProcessor
     from core.processors.python_script import PythonProcessor
 
-    return [ChecksumProcessor(), PythonProcessor()]
+    return [ChecksumProcessor(), ImageProcessor(), CommandProcessor(), PythonProcessor()]
 
 
 def _plugins() -> tuple[list[Processor], list[str]]:
