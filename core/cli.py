@@ -37,25 +37,33 @@ def build_parser() -> argparse.ArgumentParser:
                                "       batchmill run --preset NAME INPUT... [options]")
     run.add_argument("processor", metavar="PROCESSOR", help="the processor (not given with --preset)")
     run.add_argument("inputs", nargs="+", metavar="INPUT", help="files and folders")
-    run.add_argument("--output", "-o", default=None, metavar="DIR")
-    run.add_argument("--param", "-p", action="append", default=[], metavar="K=V")
-    run.add_argument("--workers", "-j", type=_positive_int, default=None, metavar="N")
-    run.add_argument("--include", action="append", default=[], metavar="GLOB")
-    run.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-    run.add_argument("--no-recursive", action="store_true")
+    run.add_argument("--output", "-o", default=None, metavar="DIR",
+                     help="where outputs go: a folder X becomes DIR/X.name/…, a file DIR/name")
+    run.add_argument("--param", "-p", action="append", default=[], metavar="K=V",
+                     help="a processor parameter (see `batchmill processors`); repeat as needed")
+    run.add_argument("--workers", "-j", type=_positive_int, default=None, metavar="N",
+                     help=f"worker processes (default: CPU cores - 1 = {default_workers()})")
+    run.add_argument("--include", action="append", default=[], metavar="GLOB",
+                     help="only files whose name or relative path matches (repeatable)")
+    run.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                     help="leave out files and folders that match (repeatable)")
+    run.add_argument("--no-recursive", action="store_true", help="only the top level of each folder")
     run.add_argument("--overwrite", choices=[o.value for o in Overwrite], default=None,
                      help="when an output exists: skip the file (default), replace it, or write 'name (1).ext'")
-    run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS")
-    run.add_argument("--retries", type=_non_negative_int, default=None, metavar="N")
+    run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
+                     help="fail a file that runs longer (its worker is killed and replaced)")
+    run.add_argument("--retries", type=_non_negative_int, default=None, metavar="N",
+                     help="run a failed file up to N more times")
     run.add_argument("--name", dest="name_template", default=None, metavar="TEMPLATE",
                      help="output file names, e.g. '{stem}_small{ext}' ({stem}, {ext}, {name})")
     run.add_argument("--preset", default=None, metavar="NAME", help="start from a saved preset")
     run.add_argument("--save-preset", default=None, metavar="NAME",
                      help="save this job's processor and options as a preset (and run it)")
-    run.add_argument("--halt-after", default=None, metavar="N|P%")
+    run.add_argument("--halt-after", default=None, metavar="N|P%",
+                     help="stop the job after N failed files, or P%% of all files (resumable)")
     run.add_argument("--max-files-per-worker", type=_positive_int, default=None, metavar="N",
                      help="recycle a worker after this many files")
-    run.add_argument("--job-name", default="", help="a name for the job (shown in `jobs`)")
+    run.add_argument("--job-name", default="", metavar="NAME", help="a name for the job (shown in `jobs`)")
     run.add_argument("--backend", choices=["local", "dask"], default="local",
                      help="where files are processed: this machine's process pool, or a Dask cluster")
     run.add_argument("--scheduler", default=None, metavar="ADDRESS",
