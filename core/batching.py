@@ -26,9 +26,9 @@ class BatchSizer:
         else:
             self.per_file_s += SMOOTHING * (sample - self.per_file_s)
 
-    def size(self, workers: int, remaining: int) -> int:
+    def size(self, workers: int, remaining: int, target_s: float = TARGET_S) -> int:
         if self.per_file_s is None:
             return FIRST_BATCH
-        wanted = int(TARGET_S / max(self.per_file_s, 1e-6))
+        wanted = int(target_s / max(self.per_file_s, 1e-6))
         tail = max(1, remaining // (2 * max(1, workers)))
         return max(1, min(wanted, MAX_BATCH, tail))

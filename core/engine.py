@@ -427,7 +427,7 @@ class _Loop:
     def dispatch(self, run: JobRun) -> None:
         workers = self.settings_for(run).workers
         while run.pending and self.backend.capacity() > 0:
-            size = run.sizer.size(workers, len(run.pending))
+            size = run.sizer.size(workers, len(run.pending), self.backend.batch_target_s)
             limit = self.backend.max_batch()
             if limit is not None:
                 size = min(size, limit)
@@ -477,4 +477,4 @@ class _Loop:
             self.announced[now.worker] = now
             file_input = run.input_of(now.file_id) if now.file_id is not None else None
             self.emit(WorkerStatus(now.worker, now.pid, run.job_id if now.file_id is not None else None,
-                                   now.file_id, file_input, now.started_at, None, run.spec.timeout_s))
+                                   now.file_id, file_input, now.started_at, None, run.spec.timeout_s, now.label))

@@ -164,6 +164,7 @@ class WorkerStatus(Event):
     started_at: float | None  # time.time() when it began this file
     fraction: float | None
     timeout_s: float | None
+    label: str = ""  # where it runs, when not on this machine: e.g. the Dask worker's address
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,8 @@ class WorkerNow:
 
 class Backend(ABC):
     name = "backend"
+    # How long a batch should last: a remote backend pays more per batch, so wants longer ones.
+    batch_target_s = 0.05
 
     @abstractmethod
     def configure(self, settings: BackendSettings) -> None:
