@@ -1,0 +1,174 @@
+"""``batchmill gui [INPUT...] [--processor NAME] [--param K=V]... [--output DIR] [--start] [--exit-when-done]``.
+
+Exit status (with ``--exit-when-done``): 0 every file done or skipped; 1 some
+files failed; 2 bad arguments or a job that could not start; 130 a job was
+cancelled or interrupted (closing the window). Without it: 0 when the window
+closes, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad arguments: printed as ``batchmill gui: error: …``, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Options:
+    inputs: tuple[str, ...]
+    processor: str | None
+    params: dict[str, str]
+    output: str | None
+    start: bool
+    exit_when_done: bool
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="batchmill gui", description="Open the Batchmill window.")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="folders or files to put on the Inputs list")
+    parser.add_argument("--processor", metavar="NAME", help="the processor to select")
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="K=V", help="a processor parameter")
+    parser.add_argument("--output", "-o", metavar="DIR", help="the output folder")
+    parser.add_argument("--start", action="store_true", help="start the job at once")
+    parser.add_argument("--exit-when-done", action="store_true",
+                        help="close the window when the job has finished (exit status like `batchmill run`)")
+    return parser
+
+
+def parse_options(argv: Sequence[str]) -> Options:
+    """Check everything that can be checked before a window opens; raises UsageError."""
+    from core.processors import ParamError, UnknownProcessor, get_processor
+
+    args = build_parser().parse_args(list(argv))
+    params: dict[str, str] = {}
+    for pair in args.param:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param needs NAME=VALUE, got {pair!r}")
+        params[key.strip()] = value
+    for raw in args.inputs:
+        if not Path(raw).exists():
+            raise UsageError(f"input {raw} does not exist")
+    if args.processor is not None:
+        try:
+            get_processor(args.processor).validate(params)
+        except (UnknownProcessor, ParamError) as exc:
+            raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+    elif params:
+        raise UsageError("--param needs --processor")
+    if args.exit_when_done and not args.start:
+        raise UsageError("--exit-when-done needs --start")
+    if args.start:
+        missing = [what for what, value in (("INPUT", args.inputs), ("--processor", args.processor),
+                                            ("--output", args.output)) if not value]
+        if missing:
+            raise UsageError(f"--start needs {', '.join(missing)}")
+    return Options(tuple(args.inputs), args.processor, params, args.output, args.start, args.exit_when_done)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.bootstrap import bootstrap, refuse_in_worker
+
+    bootstrap()
+    try:
+        options = parse_options(sys.argv[2:] if argv is None else argv)
+    except UsageError as exc:
+        print(f"batchmill gui: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    refuse_in_worker("a window")
+    return run_window(options)
+
+
+def run_window(options: Options) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.engine import Engine
+    from gui.bridge import Bridge
+    from gui.errors import ErrorReporter
+    from gui.main_window import MainWindow
+    from gui.resources import app_icon
+    from gui.settings import Settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "batchmill"])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Batchmill")
+    app.setApplicationDisplayName("Batchmill")
+    app.setOrganizationName("Batchmill")
+    app.setWindowIcon(app_icon())
+    engine = Engine()
+    reporter = ErrorReporter()
+    try:
+        window = MainWindow(Bridge(engine), Settings(engine.journal.home))
+        reporter.window = window
+        reporter.install()
+        apply_options(window, options)
+        window.show()
+        outcome = _Outcome()
+        if options.start:
+            job_id = window.start_job()
+            if job_id is None:
+                print(f"batchmill gui: error: {window.task.message.text()}", file=sys.stderr)
+                if options.exit_when_done:
+                    window.quit_now()
+                    window.close()
+                    return EXIT_USAGE
+        else:
+            QTimer.singleShot(0, window.offer_resume)
+        if options.exit_when_done:
+            window.all_jobs_finished.connect(lambda: _finish(window, app, outcome))
+        code = app.exec()
+        window.quit_now()
+        return outcome.code(window) if options.exit_when_done else code
+    finally:
+        reporter.uninstall()
+        engine.close()
+
+
+def apply_options(window: Any, options: Options) -> None:
+    """Put the command line's inputs, processor, parameters and output into the window."""
+    if options.processor:
+        window.task.set_processor(options.processor)
+        if options.params:
+            window.task.form.set_values(options.params)
+    if options.output:
+        window.task.set_output(str(Path(options.output).absolute()))
+    if options.inputs:
+        window.inputs.add_paths(list(options.inputs))
+
+
+class _Outcome:
+    def __init__(self) -> None:
+        self.finished = False
+
+    def code(self, window: Any) -> int:
+        from core.events import JobState
+
+        rows = window.bridge.jobs.jobs()
+        states = {row.state for row in rows}
+        if JobState.ERROR in states:
+            return EXIT_USAGE
+        if not self.finished or states & {JobState.CANCELLED, JobState.INTERRUPTED}:
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if any(row.failed for row in rows) else EXIT_OK
+
+
+def _finish(window: Any, app: Any, outcome: _Outcome) -> None:
+    outcome.finished = True
+    window.quit_now()
+    window.close()
+    app.quit()

@@ -1,0 +1,337 @@
+"""The one place where the GUI meets the engine.
+
+    engine thread ──events (SimpleQueue)──▶ Bridge._drain (QTimer, GUI thread)
+                                              │ bounded batch per tick, coalesced
+                                              ├─▶ JobsModel / WorkersModel (dataChanged once per tick)
+                                              └─▶ typed signals: jobs_changed, job_finished,
+                                                  failures_added, log_lines
+    widgets ──bridge.submit/pause/resume/cancel/retry/remove/set_workers──▶ Engine
+
+Widgets never hold the engine: they call the bridge, and they learn what
+happened from the models and signals. The engine never calls into Qt; it only
+fills its queue, and the timer drains it at the window's pace. The drain is
+bounded (by count and by time) so a burst of 100,000 tiny-file events costs a
+few ticks of catching up, never a frozen window.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from core.engine import Engine, JobError
+from core.events import (
+    Event, FileFailed, FileProgress, FileStarted, FileStatus, JobFinished, JobProgress, JobQueued,
+    JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
+)
+from core.journal import FileRecord, JobRecord
+from core.spec import JobSpec
+from gui.formatting import describe_state, format_duration
+from gui.jobs_model import JobRow, JobsModel
+from gui.workers_model import WorkersModel
+
+TICK_MS = 50
+MAX_EVENTS_PER_TICK = 5000  # ~4x the event rate of tiny files on a fast machine, per tick
+TICK_BUDGET_S = 0.02  # leave most of each tick to painting and input
+BUDGET_CHECK_EVERY = 256
+KEPT_FAILURES_PER_JOB = 10_000
+LOG_LINES_PER_TICK = 200  # a burst of failures must not bury the window in text; details has them all
+
+__all__ = ["Bridge", "FailureRow", "JobError"]
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """One failed file as the details view shows it."""
+
+    file_id: int
+    input: str
+    kind: str
+    error: str
+    traceback: str
+    attempts: int
+
+
+@dataclass
+class _TickBatch:
+    """What one drain saw, applied to the models once at its end."""
+
+    progress: dict[str, JobProgress]
+    touched: set[str]
+    finished: list[str]
+    failures: set[str]
+    lines: list[tuple[str, str]]
+    workers_touched: bool = False
+
+
+class Bridge(QObject):
+    jobs_changed = Signal()  # rows changed this tick (counts, states, rows added/removed)
+    job_finished = Signal(str)  # job id; its JobRow holds the final counts and state
+    failures_added = Signal(str)  # job id with new failed files
+    log_lines = Signal(list)  # [(level, text)], once per tick
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.jobs = JobsModel()
+        self.workers = WorkersModel()
+        self._failures: dict[str, dict[int, FailureRow]] = {}
+        self._removed: set[str] = set()
+        self._shut_down = False
+        self._workers: int | None = None
+        self._handlers: dict[type[Event], Callable[[Any, _TickBatch], None]] = {
+            JobQueued: self._on_queued, JobStarted: self._on_started, JobProgress: self._on_progress,
+            JobStateChanged: self._on_state, JobFinished: self._on_finished, FileStarted: self._on_file_started,
+            FileProgress: self._on_file_progress, FileFailed: self._on_file_failed, WorkerStatus: self._on_status,
+            WorkerExited: self._on_exited, Log: self._on_log,
+        }
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.drain)
+        self.timer.start()
+
+    # -- commands (the only way widgets act on jobs) ----------------------
+    def submit(self, spec: JobSpec) -> str:
+        """Queue a job; raises JobError with a message for the operator."""
+        self._call(self.engine.set_workers, spec.workers)  # the spin box, not an earlier job's override
+        job_id = self._call(self.engine.submit, spec)
+        self.jobs.add(JobRow(job_id, spec.name, spec.processor, spec.output, spec.inputs))
+        self.jobs_changed.emit()
+        return job_id
+
+    def pause(self, job_id: str) -> None:
+        self._call(self.engine.pause, job_id)
+
+    def resume(self, job_id: str) -> None:
+        """Un-pause, or continue an interrupted/cancelled/halted job (from the journal if not shown yet)."""
+        if self.jobs.job(job_id) is None:
+            record = self.engine.journal.get_job(job_id)
+            if record is None:
+                raise JobError(f"no job {job_id!r} in the journal")
+            self.jobs.add(_row_from_record(record))
+        self._removed.discard(job_id)
+        if self._workers is not None:
+            self._call(self.engine.set_workers, self._workers)
+        self._call(self.engine.resume, job_id)
+
+    def cancel(self, job_id: str) -> None:
+        self._call(self.engine.cancel, job_id)
+
+    def retry(self, job_id: str) -> None:
+        """Run the failed files of a finished job again."""
+        if self._workers is not None:
+            self._call(self.engine.set_workers, self._workers)
+        self._call(self.engine.retry, job_id)
+        self._failures.pop(job_id, None)
+        row = self.jobs.job(job_id)
+        if row is not None:
+            row.state, row.error = JobState.QUEUED, None
+            self.jobs.touch(job_id)
+
+    def remove(self, job_id: str) -> bool:
+        """Take a job off the table; a queued one is cancelled first. False while it runs."""
+        row = self.jobs.job(job_id)
+        if row is None:
+            return False
+        if row.state in (JobState.PLANNING, JobState.RUNNING, JobState.PAUSED):
+            return False
+        if row.state is JobState.QUEUED:
+            self._call(self.engine.cancel, job_id)
+        self._removed.add(job_id)
+        self._failures.pop(job_id, None)
+        self.jobs.remove(job_id)
+        self.jobs_changed.emit()
+        return True
+
+    def set_workers(self, count: int) -> None:
+        """Resize the pool now if a job runs; otherwise the next job's spec carries the count."""
+        self._workers = count
+        if not self._shut_down and self.active_jobs():
+            self.engine.set_workers(count)
+
+    def shutdown(self) -> None:
+        """Stop every job (recorded as interrupted, so it can be resumed) and every worker."""
+        self.timer.stop()
+        if not self._shut_down:
+            self._shut_down = True
+            self.engine.shutdown()
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        if self._shut_down:
+            raise JobError("Batchmill is shutting down")
+        return method(*args)
+
+    # -- reading the journal ------------------------------------------------
+    def failures(self, job_id: str) -> list[FailureRow]:
+        """Every failed file of a job: the journal's, plus those reported but not yet journaled."""
+        rows = {rec.idx: _failure_from_record(rec) for rec in self.engine.journal.files(job_id, (FileStatus.FAILED,))}
+        rows.update(self._failures.get(job_id, {}))
+        return [rows[k] for k in sorted(rows)]
+
+    def report(self, job_id: str) -> tuple[JobRecord, list[FileRecord]]:
+        record = self.engine.journal.get_job(job_id)
+        if record is None:
+            raise JobError(f"no job {job_id!r} in the journal")
+        return record, self.engine.journal.files(job_id)
+
+    def resumable_job(self) -> JobRecord | None:
+        return self.engine.journal.latest_resumable()
+
+    def active_jobs(self) -> list[JobRow]:
+        return [row for row in self.jobs.jobs() if row.is_active]
+
+    # -- draining -----------------------------------------------------------
+    def drain(self) -> int:
+        """Apply up to MAX_EVENTS_PER_TICK events (or TICK_BUDGET_S of them); returns how many."""
+        batch = _TickBatch({}, set(), [], set(), [])
+        deadline = time.perf_counter() + TICK_BUDGET_S
+        events = self.engine.events
+        handlers = self._handlers
+        count = 0
+        while count < MAX_EVENTS_PER_TICK:
+            try:
+                event = events.get_nowait()
+            except queue.Empty:
+                break
+            count += 1
+            handler = handlers.get(type(event))
+            if handler is not None:  # FileFinished, the bulk of a tiny-file job, needs nothing here
+                handler(event, batch)
+            if count % BUDGET_CHECK_EVERY == 0 and time.perf_counter() > deadline:
+                break
+        self._apply(batch)
+        return count
+
+    def _apply(self, batch: _TickBatch) -> None:
+        for job_id, event in batch.progress.items():
+            row = self._row(job_id)
+            if row is not None:
+                row.total, row.done, row.failed, row.skipped = event.total, event.done, event.failed, event.skipped
+                row.files_per_s, row.eta_s = event.files_per_s, event.eta_s
+                batch.touched.add(job_id)
+        for job_id in batch.touched:
+            self.jobs.touch(job_id)
+        if batch.workers_touched or any(r.busy for r in self.workers.rows()):
+            self.workers.refresh()  # also ticks the "on it for" clocks
+        if batch.lines:
+            lines = batch.lines
+            if len(lines) > LOG_LINES_PER_TICK:
+                skipped = len(lines) - LOG_LINES_PER_TICK
+                lines = [("warning", f"… {skipped:,} more messages not shown (failed files are all in the "
+                                     "job's details)")] + lines[-LOG_LINES_PER_TICK:]
+            self.log_lines.emit(lines)
+        if batch.touched:
+            self.jobs_changed.emit()
+        for job_id in batch.failures:
+            self.failures_added.emit(job_id)
+        for job_id in batch.finished:
+            self.job_finished.emit(job_id)
+
+    def _row(self, job_id: str) -> JobRow | None:
+        return None if job_id in self._removed else self.jobs.job(job_id)
+
+    # -- one handler per event type ----------------------------------------
+    def _on_queued(self, event: JobQueued, batch: _TickBatch) -> None:
+        row = self._row(event.job_id)
+        if row is not None:
+            row.state, row.error = JobState.QUEUED, None
+            batch.touched.add(event.job_id)
+
+    def _on_started(self, event: JobStarted, batch: _TickBatch) -> None:
+        row = self._row(event.job_id)
+        if row is not None:
+            row.total, row.done, row.skipped, row.failed = event.total, event.done, event.skipped, event.failed
+            batch.touched.add(event.job_id)
+        self.workers.keep_only(event.workers)
+        batch.workers_touched = True
+
+    def _on_progress(self, event: JobProgress, batch: _TickBatch) -> None:
+        batch.progress[event.job_id] = event  # only the latest one per tick matters
+
+    def _on_state(self, event: JobStateChanged, batch: _TickBatch) -> None:
+        row = self._row(event.job_id)
+        if row is not None:
+            row.state = event.state
+            batch.touched.add(event.job_id)
+
+    def _on_finished(self, event: JobFinished, batch: _TickBatch) -> None:
+        batch.progress.pop(event.job_id, None)
+        row = self._row(event.job_id)
+        self.workers.clear_files()
+        batch.workers_touched = True
+        if row is None:
+            return
+        row.state, row.total, row.done, row.failed = event.state, event.total, event.done, event.failed
+        row.skipped, row.elapsed_s, row.error = event.skipped, event.elapsed_s, event.error
+        row.files_per_s, row.eta_s = 0.0, None
+        batch.touched.add(event.job_id)
+        batch.finished.append(event.job_id)
+        level = "error" if event.state is JobState.ERROR or event.failed else "info"
+        batch.lines.append((level, summarize(row)))
+
+    def _on_file_started(self, event: FileStarted, batch: _TickBatch) -> None:
+        row = self.workers.row_for(event.worker)
+        if row.file_id != event.file_id:
+            row.file_id, row.input, row.started_at = event.file_id, event.input, time.time()
+            row.fraction, row.message = None, ""
+        row.job_id, row.exited = event.job_id, None
+        batch.workers_touched = True
+
+    def _on_file_progress(self, event: FileProgress, batch: _TickBatch) -> None:
+        row = self.workers.row_for(event.worker)
+        if row.file_id == event.file_id:
+            row.fraction, row.message = event.fraction, event.message
+            batch.workers_touched = True
+
+    def _on_status(self, event: WorkerStatus, batch: _TickBatch) -> None:
+        row = self.workers.row_for(event.worker)
+        if row.file_id != event.file_id:
+            row.fraction, row.message = event.fraction, ""
+        row.pid, row.job_id, row.file_id, row.input = event.pid, event.job_id, event.file_id, event.input
+        row.started_at, row.timeout_s, row.exited = event.started_at, event.timeout_s, None
+        batch.workers_touched = True
+
+    def _on_exited(self, event: WorkerExited, batch: _TickBatch) -> None:
+        row = self.workers.row_for(event.worker)
+        row.file_id = row.input = row.started_at = row.fraction = None
+        row.exited, row.message = event.reason, ""
+        batch.workers_touched = True
+
+    def _on_file_failed(self, event: FileFailed, batch: _TickBatch) -> None:
+        if event.will_retry:
+            batch.lines.append(("warning", f"failed, will retry: {event.input}: {event.error}"))
+            return
+        batch.lines.append(("error", f"FAILED {event.input}: {event.error}"))
+        kept = self._failures.setdefault(event.job_id, {})
+        if len(kept) < KEPT_FAILURES_PER_JOB:
+            kept[event.file_id] = FailureRow(event.file_id, event.input, event.kind.value, event.error,
+                                             event.traceback, event.attempt)
+        batch.failures.add(event.job_id)
+
+    def _on_log(self, event: Log, batch: _TickBatch) -> None:
+        row = self._row(event.job_id) if event.job_id else None
+        batch.lines.append((event.level, f"{row.name}: {event.message}" if row is not None else event.message))
+
+
+def summarize(row: JobRow) -> str:
+    """One line about a finished job, for the log and the notification."""
+    if row.state is JobState.ERROR:
+        return f"{row.name}: could not run: {row.error}"
+    return (f"{row.name}: {describe_state(row.state)} — {row.done:,} done, {row.failed:,} failed, "
+            f"{row.skipped:,} skipped of {row.total:,} files in {format_duration(row.elapsed_s)}")
+
+
+def _row_from_record(record: JobRecord) -> JobRow:
+    return JobRow(record.id, record.name, record.processor, record.spec.output, record.spec.inputs,
+                  record.shown_state, record.total, record.done, record.failed, record.skipped,
+                  error=record.error, elapsed_s=record.elapsed)
+
+
+def _failure_from_record(record: FileRecord) -> FailureRow:
+    return FailureRow(record.idx, record.input, record.kind or "", record.error or "", record.traceback or "",
+                      record.attempts)

@@ -1,0 +1,213 @@
+"""The queue table: one row per job of this session, updated by the bridge only."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from core.events import JobState
+from gui.formatting import describe_state, format_count, format_duration, format_rate
+from gui.resources import icon
+
+ProgressRole = Qt.ItemDataRole.UserRole + 1  # a float 0..1, or NO_PROGRESS, for the progress delegate
+# Not None: PySide6 6.12.0 drops a reference to None each time an empty QVariant comes back to
+# Python (index.data() of a role the model answers with None), until None itself is freed and
+# the interpreter aborts. Roles that Python code reads therefore always hold a real value.
+NO_PROGRESS = -1.0
+JobIdRole = Qt.ItemDataRole.UserRole + 2
+
+ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.PLANNING, JobState.RUNNING, JobState.PAUSED})
+FAILED_COLOR = QColor("#b3261e")
+WARNING_COLOR = QColor("#8a5a00")
+DONE_COLOR = QColor("#1e6b35")
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class Column(enum.IntEnum):
+    NAME = 0
+    PROCESSOR = 1
+    STATE = 2
+    PROGRESS = 3
+    DONE = 4
+    FAILED = 5
+    SKIPPED = 6
+    TOTAL = 7
+    RATE = 8
+    ETA = 9
+
+
+HEADERS = {
+    Column.NAME: "Job", Column.PROCESSOR: "Processor", Column.STATE: "State", Column.PROGRESS: "Progress",
+    Column.DONE: "Done", Column.FAILED: "Failed", Column.SKIPPED: "Skipped", Column.TOTAL: "Total",
+    Column.RATE: "Files/s", Column.ETA: "ETA",
+}
+STATE_ICONS = {
+    JobState.QUEUED: "queued", JobState.PLANNING: "queued", JobState.RUNNING: "start", JobState.PAUSED: "pause",
+    JobState.COMPLETED: "done", JobState.CANCELLED: "stopped", JobState.HALTED: "stopped",
+    JobState.INTERRUPTED: "stopped", JobState.ERROR: "warning",
+}
+NUMERIC = {Column.DONE, Column.FAILED, Column.SKIPPED, Column.TOTAL, Column.RATE, Column.ETA}
+
+
+@dataclass
+class JobRow:
+    job_id: str
+    name: str
+    processor: str
+    output: str
+    inputs: tuple[str, ...] = ()
+    state: JobState = JobState.QUEUED
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    files_per_s: float = 0.0
+    eta_s: float | None = None
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def finished_files(self) -> int:
+        return self.done + self.failed + self.skipped
+
+    @property
+    def fraction(self) -> float | None:
+        if self.total <= 0:
+            return 1.0 if self.state is JobState.COMPLETED else None
+        return min(1.0, self.finished_files / self.total)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+class JobsModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[JobRow] = []
+
+    # -- the bridge's side ------------------------------------------------
+    def add(self, row: JobRow) -> None:
+        if self.row_of(row.job_id) is not None:
+            return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+        self._rows.append(row)
+        self.endInsertRows()
+
+    def remove(self, job_id: str) -> None:
+        index = self.row_of(job_id)
+        if index is None:
+            return
+        self.beginRemoveRows(QModelIndex(), index, index)
+        del self._rows[index]
+        self.endRemoveRows()
+
+    def touch(self, job_id: str) -> None:
+        """Tell the views that a row changed (the bridge edits JobRow fields, then touches once)."""
+        index = self.row_of(job_id)
+        if index is not None:
+            self.dataChanged.emit(self.index(index, 0), self.index(index, len(Column) - 1))
+
+    def job(self, job_id: str) -> JobRow | None:
+        index = self.row_of(job_id)
+        return self._rows[index] if index is not None else None
+
+    def row_of(self, job_id: str) -> int | None:
+        for i, row in enumerate(self._rows):
+            if row.job_id == job_id:
+                return i
+        return None
+
+    def job_at(self, row: int) -> JobRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def jobs(self) -> list[JobRow]:
+        return list(self._rows)
+
+    # -- Qt's side --------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == ProgressRole:
+            return NO_PROGRESS if row.fraction is None else row.fraction
+        if role == JobIdRole:
+            return row.job_id
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._foreground(row, column)
+        if role == Qt.ItemDataRole.DecorationRole and column is Column.STATE:
+            # A mark that still shows when the row is selected (the red text then does not).
+            return icon("warning" if row.failed and not row.is_active else STATE_ICONS[row.state])
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, column)
+        return None
+
+    @staticmethod
+    def _display(row: JobRow, column: Column) -> str:
+        if column is Column.NAME:
+            return row.name
+        if column is Column.PROCESSOR:
+            return row.processor
+        if column is Column.STATE:
+            return describe_state(row.state)
+        if column is Column.PROGRESS:
+            fraction = row.fraction
+            return "" if fraction is None else f"{fraction * 100:.0f} %"
+        if column in (Column.DONE, Column.FAILED, Column.SKIPPED) and row.is_active and not row.total:
+            return ""  # not scanned yet: a row of zeros would read as "nothing to do"
+        if column is Column.DONE:
+            return format_count(row.done)
+        if column is Column.FAILED:
+            return format_count(row.failed)
+        if column is Column.SKIPPED:
+            return format_count(row.skipped)
+        if column is Column.TOTAL:
+            return format_count(row.total) if row.total or not row.is_active else ""
+        if column is Column.RATE:
+            return format_rate(row.files_per_s) if row.state is JobState.RUNNING else ""
+        if column is Column.ETA:
+            return format_duration(row.eta_s) if row.state is JobState.RUNNING else ""
+        return ""
+
+    @staticmethod
+    def _foreground(row: JobRow, column: Column) -> QBrush | None:
+        if column is Column.FAILED and row.failed:
+            return QBrush(FAILED_COLOR)
+        if column is Column.STATE:
+            if row.state is JobState.ERROR or (row.state is JobState.COMPLETED and row.failed):
+                return QBrush(FAILED_COLOR)
+            if row.state in (JobState.HALTED, JobState.INTERRUPTED, JobState.CANCELLED, JobState.PAUSED):
+                return QBrush(WARNING_COLOR)
+            if row.state is JobState.COMPLETED:
+                return QBrush(DONE_COLOR)
+        return None
+
+    @staticmethod
+    def _tooltip(row: JobRow, column: Column) -> str | None:
+        if column is Column.STATE and row.error:
+            return row.error
+        if column is Column.NAME:
+            inputs = "\n".join(row.inputs)
+            return f"{row.name}\njob {row.job_id}\ninputs:\n{inputs}\noutput: {row.output}"
+        return None

@@ -1,0 +1,330 @@
+"""The Batchmill window: inputs and what to do on top, the queue in the middle,
+workers and the log below, overall progress in the status bar."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QGroupBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter, QSystemTrayIcon, QTabWidget, QVBoxLayout,
+    QWidget,
+)
+
+from core import __version__
+from core.events import JobState
+from core.journal import JobRecord
+from core.processors import Processor, all_processors
+from gui.bridge import Bridge, JobError, summarize
+from gui.details_dialog import DetailsDialog
+from gui.formatting import describe_state, format_rate
+from gui.inputs_panel import InputsPanel
+from gui.params_form import FormError
+from gui.queue_panel import QueuePanel
+from gui.resources import app_icon
+from gui.settings import Settings
+from gui.task_panel import TaskPanel
+from gui.workers_panel import LogView, WorkersView
+
+DEFAULT_SIZE = (1280, 800)
+NOTIFY_MS = 15_000
+
+
+class MainWindow(QMainWindow):
+    all_jobs_finished = Signal()  # the last active job ended (for --exit-when-done)
+
+    def __init__(self, bridge: Bridge, settings: Settings, processors: dict[str, Processor] | None = None) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.settings = settings
+        self.notifications: list[str] = []
+        self.details: dict[str, DetailsDialog] = {}
+        self.resume_box: QMessageBox | None = None
+        self.close_box: QMessageBox | None = None
+        self.opened_folders: list[str] = []
+        self._closing = False
+        self.setWindowTitle("Batchmill")
+        self.setWindowIcon(app_icon())
+
+        self.inputs = InputsPanel()
+        self.task = TaskPanel(processors or all_processors())
+        self.queue = QueuePanel(bridge)
+        self.workers_view = WorkersView(bridge.workers)
+        self.log = LogView()
+        self._build_layout()
+        self._build_status_bar()
+        self._build_menu()
+        self.tray = self._make_tray()
+
+        self.task.start_requested.connect(self.start_job)
+        self.task.workers_changed.connect(bridge.set_workers)
+        self.task.output_changed.connect(self.inputs.set_output)
+        self.queue.details_requested.connect(self.show_details)
+        self.queue.open_output_requested.connect(self.open_output)
+        self.queue.problem.connect(self.notify)
+        bridge.jobs_changed.connect(self.update_status)
+        bridge.job_finished.connect(self._on_job_finished)
+        bridge.log_lines.connect(self.log.add_lines)
+        self.restore_settings()
+        self.update_status()
+
+    # -- layout -------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        inputs_box = _group("Inputs", self.inputs)
+        task_box = _group("What to do", self.task)
+        self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.top_splitter.addWidget(inputs_box)
+        self.top_splitter.addWidget(task_box)
+        self.top_splitter.setStretchFactor(0, 1)
+        self.top_splitter.setStretchFactor(1, 1)
+        self.top_splitter.setChildrenCollapsible(False)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.workers_view, "Workers")
+        self.tabs.addTab(self.log, "Log")
+        self.main_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.main_splitter.addWidget(self.top_splitter)
+        self.main_splitter.addWidget(_group("Queue", self.queue))
+        self.main_splitter.addWidget(self.tabs)
+        self.main_splitter.setChildrenCollapsible(False)
+        self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setStretchFactor(1, 3)
+        self.main_splitter.setStretchFactor(2, 2)
+        self.setCentralWidget(self.main_splitter)
+
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel()
+        self.overall_bar = QProgressBar()
+        self.overall_bar.setRange(0, 1000)
+        self.overall_bar.setFixedWidth(220)
+        self.overall_bar.setFormat("%p %")
+        self.statusBar().addPermanentWidget(self.status_label)
+        self.statusBar().addPermanentWidget(self.overall_bar)
+
+    def _build_menu(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for text, shortcut, slot in (("Add &folder…", "Ctrl+Shift+O", self.inputs.choose_folder),
+                                     ("Add &files…", QKeySequence.StandardKey.Open, self.inputs.choose_files),
+                                     ("&Start", "Ctrl+Return", self.start_job)):
+            action = QAction(text, self)
+            action.setShortcut(QKeySequence(shortcut))
+            action.triggered.connect(slot)
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("&About Batchmill", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+
+    def _make_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        tray = QSystemTrayIcon(app_icon(), self)
+        tray.setToolTip("Batchmill")
+        tray.show()
+        return tray
+
+    # -- jobs -------------------------------------------------------------------------
+    def start_job(self) -> str | None:
+        """Queue a job from what the window shows; returns its id, or None (the reason is shown)."""
+        try:
+            spec = self.task.build_spec(self.inputs.inputs(), self.inputs.include(), self.inputs.exclude(),
+                                        self.inputs.recursive())
+        except FormError:
+            if not self.task.message.isVisible():
+                self.task.show_message("Fix the value marked in red above.")
+            return None
+        except ValueError as exc:
+            self.task.show_message(str(exc))
+            return None
+        try:
+            job_id = self.bridge.submit(spec)
+        except JobError as exc:
+            self.task.show_message(f"The job cannot start: {exc}")
+            return None
+        self.queue.select(job_id)
+        self.save_settings()
+        return job_id
+
+    def resume_job(self, job_id: str) -> None:
+        try:
+            self.bridge.resume(job_id)
+        except JobError as exc:
+            self.notify(f"Cannot resume: {exc}")
+            return
+        self.queue.select(job_id)
+
+    def show_details(self, job_id: str) -> DetailsDialog:
+        dialog = self.details.get(job_id)
+        if dialog is None:
+            dialog = DetailsDialog(self.bridge, job_id, self)
+            self.details[job_id] = dialog
+        else:
+            dialog.reload()
+        dialog.show()
+        dialog.raise_()
+        return dialog
+
+    def open_output(self, job_id: str) -> None:
+        row = self.bridge.jobs.job(job_id)
+        if row is None:
+            return
+        folder = row.output
+        if not os.path.isdir(folder):
+            self.notify(f"The output folder {folder} does not exist yet.")
+            return
+        self.opened_folders.append(folder)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+
+    def _on_job_finished(self, job_id: str) -> None:
+        row = self.bridge.jobs.job(job_id)
+        if row is not None:
+            self.notify(summarize(row), title=f"Batchmill: job {describe_state(row.state)}")
+        self.update_status()
+        if not self.bridge.active_jobs():
+            self.all_jobs_finished.emit()
+
+    def notify(self, message: str, title: str = "Batchmill") -> None:
+        """A message in the status bar, and as a system tray message where there is a tray."""
+        self.notifications.append(message)
+        self.statusBar().showMessage(message, NOTIFY_MS)
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, message, app_icon(), NOTIFY_MS)
+
+    def update_status(self) -> None:
+        rows = self.bridge.jobs.jobs()
+        total = sum(r.total for r in rows)
+        finished = sum(r.finished_files for r in rows)
+        failed = sum(r.failed for r in rows)
+        running = [r for r in rows if r.state in (JobState.RUNNING, JobState.PLANNING, JobState.PAUSED)]
+        queued = sum(1 for r in rows if r.state is JobState.QUEUED)
+        self.overall_bar.setVisible(bool(rows))
+        if not rows:
+            text = "No jobs yet"
+        elif running or queued:
+            parts = [f"{len(running)} running" if running else "", f"{queued} queued" if queued else ""]
+            rate = sum(r.files_per_s for r in running if r.state is JobState.RUNNING)
+            text = " · ".join(p for p in parts if p) + f" · {finished:,} of {total:,} files"
+            text += f" · {failed:,} failed" if failed else ""
+            text += f" · {format_rate(rate)} files/s" if rate > 0 else ""
+        else:
+            text = f"All jobs finished · {finished:,} files" + (f" · {failed:,} failed" if failed else "")
+        self.status_label.setText(text)
+        self.overall_bar.setValue(int(1000 * finished / total) if total else (1000 if rows else 0))
+
+    # -- start-up resume offer ----------------------------------------------------------
+    def offer_resume(self) -> QMessageBox | None:
+        """If the journal holds an interrupted job, ask whether to resume it (returns the open dialog)."""
+        job = self.bridge.resumable_job()
+        if job is None or job.shown_state is JobState.CANCELLED or job.id in self.settings.declined_resumes():
+            return None
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Resume the interrupted job?")
+        box.setText(f"The job “{job.name}” did not finish: it was {describe_state(job.shown_state)} "
+                    f"with {job.done + job.skipped:,} of {job.total:,} files done.")
+        box.setInformativeText("Resume it now? Files already done are not processed again.")
+        resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(resume)
+        box.finished.connect(lambda _result: self._on_resume_answer(box, resume, job))
+        self.resume_box = box
+        box.open()
+        return box
+
+    def _on_resume_answer(self, box: QMessageBox, resume: Any, job: JobRecord) -> None:
+        if box.clickedButton() is resume:
+            self.resume_job(job.id)
+        else:
+            self.settings.decline_resume(job.id)
+
+    # -- closing ------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._closing:
+            event.accept()
+            return
+        active = self.bridge.active_jobs()
+        if active:
+            event.ignore()
+            self.ask_to_close(len(active))
+            return
+        self.quit_now()
+        event.accept()
+
+    def ask_to_close(self, active: int) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Jobs are still running")
+        noun = "job is" if active == 1 else "jobs are"
+        box.setText(f"{active} {noun} still running or queued.")
+        box.setInformativeText("Quit anyway? Running work stops now; you can resume it the next time "
+                               "you open Batchmill.")
+        quit_button = box.addButton("Stop jobs and quit", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.finished.connect(lambda _result: self._on_close_answer(box, quit_button))
+        self.close_box = box
+        box.open()
+        return box
+
+    def _on_close_answer(self, box: QMessageBox, quit_button: Any) -> None:
+        if box.clickedButton() is quit_button:
+            self.quit_now()
+            self.close()
+
+    def quit_now(self) -> None:
+        """Save settings, stop counting, and shut the engine down (no process left). Safe to call twice."""
+        if self._closing:
+            return
+        self._closing = True
+        self.save_settings()
+        self.inputs.stop()
+        for dialog in self.details.values():
+            dialog.close()
+        self.bridge.shutdown()
+        if self.tray is not None:
+            self.tray.hide()
+
+    # -- settings -----------------------------------------------------------------------------
+    def restore_settings(self) -> None:
+        geometry = self.settings.geometry()
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(*DEFAULT_SIZE)
+        splitters = self.settings.splitters()
+        for splitter, state in zip((self.main_splitter, self.top_splitter), splitters):
+            splitter.restoreState(state)
+        self.task.restore(self.settings.processor(), self.settings.params())
+        if self.settings.output():
+            self.task.set_output(self.settings.output())
+        workers = self.settings.workers()
+        if workers:
+            self.task.workers_spin.setValue(workers)
+
+    def save_settings(self) -> None:
+        self.settings.save(
+            geometry=self.saveGeometry(), splitters=[self.main_splitter.saveState(), self.top_splitter.saveState()],
+            output=self.task.output(), workers=self.task.workers(), processor=self.task.processor_name(),
+            params=self.task.all_params())
+
+    def show_about(self) -> None:
+        from core.bootstrap import workers_executable
+
+        QMessageBox.about(self, "About Batchmill",
+                          f"<b>Batchmill {__version__}</b><br>Drop folders, pick a processor, every core works "
+                          f"through the files.<br><br>Workers run with: {workers_executable()}<br>"
+                          f"Journal and settings: {self.settings.path.parent}")
+
+
+def _group(title: str, content: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    box.setStyleSheet("QGroupBox { font-weight: bold; }")
+    content.setStyleSheet("font-weight: normal;")  # only the title is bold
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(8, 6, 8, 8)
+    layout.addWidget(content)
+    return box

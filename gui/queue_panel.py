@@ -1,0 +1,133 @@
+"""The queue: the jobs table and the buttons that act on the selected job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelectionModel, Signal, SignalInstance
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QVBoxLayout, QWidget,
+)
+
+from core.events import JobState
+from gui.bridge import Bridge, JobError
+from gui.jobs_model import Column, JobRow
+from gui.progress_delegate import ProgressDelegate
+from gui.resources import icon
+from gui.views import PlaceholderTableView
+
+PAUSABLE = {JobState.RUNNING}
+RESUMABLE = {JobState.PAUSED, JobState.INTERRUPTED, JobState.CANCELLED, JobState.HALTED}
+CANCELLABLE = {JobState.QUEUED, JobState.PLANNING, JobState.RUNNING, JobState.PAUSED}
+RETRYABLE = {JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED}
+REMOVABLE = {JobState.QUEUED, JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED,
+             JobState.ERROR}
+
+
+class QueuePanel(QWidget):
+    details_requested = Signal(str)  # job id
+    open_output_requested = Signal(str)  # job id
+    problem = Signal(str)  # a message for the operator (a command the engine refused)
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.table = PlaceholderTableView("Jobs appear here when you press Start. "
+                                          "Several jobs can wait in the queue; they run one after another.")
+        self.table.setModel(bridge.jobs)
+        self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(48)
+        widths = {Column.PROCESSOR: 84, Column.STATE: 116, Column.PROGRESS: 130, Column.DONE: 64,
+                  Column.FAILED: 58, Column.SKIPPED: 62, Column.TOTAL: 64, Column.RATE: 62, Column.ETA: 58}
+        for column, width in widths.items():
+            self.table.setColumnWidth(column, width)
+        self.table.doubleClicked.connect(lambda index: self._emit_for_selected(self.details_requested))
+
+        self.pause_button = QPushButton(icon("pause"), "Pause")
+        self.resume_button = QPushButton(icon("resume"), "Resume")
+        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.retry_button = QPushButton(icon("retry"), "Retry failed")
+        self.remove_button = QPushButton(icon("remove"), "Remove")
+        self.details_button = QPushButton(icon("details"), "Details…")
+        self.open_button = QPushButton(icon("folder-open"), "Open output")
+        tips = {
+            self.pause_button: "Pause the selected job: workers finish the file they are on, then wait",
+            self.resume_button: "Continue the selected paused, cancelled or interrupted job; done files are kept",
+            self.cancel_button: "Stop the selected job now; done files are kept and it can be resumed later",
+            self.retry_button: "Run only the failed files of the selected job again",
+            self.remove_button: "Take the selected job off this list (a queued job is cancelled; outputs stay)",
+            self.details_button: "Failed files with their errors and tracebacks; export the job report",
+            self.open_button: "Open the selected job's output folder in the file manager",
+        }
+        for button, tip in tips.items():
+            button.setToolTip(tip)
+        self.pause_button.clicked.connect(lambda: self._act(self.bridge.pause))
+        self.resume_button.clicked.connect(lambda: self._act(self.bridge.resume))
+        self.cancel_button.clicked.connect(lambda: self._act(self.bridge.cancel))
+        self.retry_button.clicked.connect(lambda: self._act(self.bridge.retry))
+        self.remove_button.clicked.connect(lambda: self._act(self.bridge.remove))
+        self.details_button.clicked.connect(lambda: self._emit_for_selected(self.details_requested))
+        self.open_button.clicked.connect(lambda: self._emit_for_selected(self.open_output_requested))
+
+        buttons = QHBoxLayout()
+        for button in (self.pause_button, self.resume_button, self.cancel_button, self.retry_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        for button in (self.details_button, self.open_button, self.remove_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+        self.table.selectionModel().selectionChanged.connect(self.update_buttons)
+        bridge.jobs_changed.connect(self.update_buttons)
+        bridge.jobs.rowsRemoved.connect(self.update_buttons)
+        self.update_buttons()
+
+    def select(self, job_id: str) -> None:
+        row = self.bridge.jobs.row_of(job_id)
+        if row is not None:
+            self.table.selectionModel().select(
+                self.bridge.jobs.index(row, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+            self.table.setCurrentIndex(self.bridge.jobs.index(row, 0))
+
+    def selected(self) -> JobRow | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.bridge.jobs.job_at(rows[0].row()) if rows else None
+
+    def update_buttons(self) -> None:
+        row = self.selected()
+        state = row.state if row is not None else None
+        self.pause_button.setEnabled(state in PAUSABLE)
+        self.resume_button.setEnabled(state in RESUMABLE)
+        self.cancel_button.setEnabled(state in CANCELLABLE)
+        self.retry_button.setEnabled(state in RETRYABLE and row is not None and row.failed > 0)
+        self.remove_button.setEnabled(state in REMOVABLE)
+        self.details_button.setEnabled(row is not None)
+        self.open_button.setEnabled(row is not None)
+
+    def _act(self, command: Callable[[str], object]) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        try:
+            command(row.job_id)
+        except JobError as exc:
+            self.problem.emit(str(exc))
+        self.update_buttons()
+
+    def _emit_for_selected(self, signal: SignalInstance) -> None:
+        row = self.selected()
+        if row is not None:
+            signal.emit(row.job_id)

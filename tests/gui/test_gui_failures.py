@@ -1,0 +1,78 @@
+"""Item 3: failed files show with their reasons in the details view; retry failed re-runs only those."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog
+from pytestqt.qtbot import QtBot
+
+from gui.jobs_model import Column
+from gui.main_window import MainWindow
+from gui_helpers import cell, drop_paths, make_files, only_job, set_up_python_job, wait_for_state
+
+BAD = ("bad1.txt", "bad2.txt", "bad3.txt")
+
+
+def make_mixed_folder(folder: Path) -> Path:
+    make_files(folder, 9)
+    for name in BAD:
+        (folder / name).write_text("not good\n")
+    return folder
+
+
+def test_failures_show_in_details_and_retry_runs_only_them(
+        window: MainWindow, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = make_mixed_folder(tmp_path / "in")
+    flag, calls = tmp_path / "fixed.flag", tmp_path / "calls.log"
+    drop_paths(window.inputs.drop_area, [inputs])
+    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": flag, "calls_log": calls}, tmp_path / "out")
+    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
+    job_id = only_job(window)
+    wait_for_state(qtbot, window, job_id, "completed")
+    assert (cell(window, job_id, Column.DONE), cell(window, job_id, Column.FAILED)) == ("9", "3")
+    assert "3 failed" in window.status_label.text()
+    assert "FAILED" in window.log.text() and "bad2.txt" in window.log.text()
+
+    qtbot.mouseClick(window.queue.details_button, Qt.MouseButton.LeftButton)
+    dialog = window.details[job_id]
+    qtbot.waitUntil(dialog.isVisible)
+    shown = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())}
+    assert shown == {name: f"processor raised ValueError: cannot process {name}: it is marked bad" for name in BAD}
+    dialog.table.selectRow(1)
+    trace = dialog.traceback.toPlainText()
+    assert "Traceback (most recent call last)" in trace and "flaky.py" in trace and "bad2.txt" in trace
+    qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == trace
+
+    report = tmp_path / "report.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
+    qtbot.mouseClick(dialog.csv_button, Qt.MouseButton.LeftButton)
+    with open(report, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 12
+    assert sorted(Path(r["input"]).name for r in rows if r["state"] == "failed") == list(BAD)
+    assert all("marked bad" in r["error"] and "Traceback" in r["traceback"] for r in rows if r["state"] == "failed")
+    report_json = tmp_path / "report.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report_json), ""))
+    qtbot.mouseClick(dialog.json_button, Qt.MouseButton.LeftButton)
+    data = json.loads(report_json.read_text())
+    assert (data["job_id"], data["done"], data["failed"], len(data["files"])) == (job_id, 9, 3, 12)
+
+    flag.write_text("fixed")
+    assert window.queue.retry_button.isEnabled()
+    qtbot.mouseClick(window.queue.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cell(window, job_id, Column.FAILED) == "0", timeout=60_000)
+    wait_for_state(qtbot, window, job_id, "completed")
+    assert cell(window, job_id, Column.DONE) == "12"
+    runs = Counter(calls.read_text().split())
+    assert {name: n for name, n in runs.items() if n != 1} == {name: 2 for name in BAD}
+    assert len(runs) == 12
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 0)
+    assert "No file has failed" in dialog.summary.text()
+    assert not window.queue.retry_button.isEnabled()
