@@ -4,6 +4,10 @@ Exit status (with ``--exit-when-done``): 0 every file done or skipped; 1 some
 files failed; 2 bad arguments or a job that could not start; 130 a job was
 cancelled or interrupted (closing the window). Without it: 0 when the window
 closes, 2 for bad arguments.
+
+Start-up timing: with ``BATCHMILL_STARTUP_PROBE`` set to the launcher's
+``time.time()`` at launch, the window prints ``window shown after X.XXX s`` once
+it has been shown and painted, and quits with status 0 (packaging/startup_time.py).
 """
 
 from __future__ import annotations
@@ -100,9 +104,11 @@ def run_window(options: Options) -> int:
     from core.engine import Engine
     from gui.bridge import Bridge
     from gui.errors import ErrorReporter
+    from gui.gil import share_the_gil
     from gui.main_window import MainWindow
     from gui.resources import app_icon
     from gui.settings import Settings
+    from gui.startup_probe import report_first_paint, startup_probe
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "batchmill"])
     assert isinstance(app, QApplication)
@@ -110,7 +116,8 @@ def run_window(options: Options) -> int:
     app.setApplicationDisplayName("Batchmill")
     app.setOrganizationName("Batchmill")
     app.setWindowIcon(app_icon())
-    engine = Engine()
+    share_the_gil()
+    engine = Engine(file_events=False)  # the window needs no event per file done, only counts
     reporter = ErrorReporter()
     try:
         window = MainWindow(Bridge(engine), Settings(engine.journal.home))
@@ -119,7 +126,10 @@ def run_window(options: Options) -> int:
         apply_options(window, options)
         window.show()
         outcome = _Outcome()
-        if options.start:
+        launched_at = startup_probe()
+        if launched_at is not None:
+            report_first_paint(window, app, launched_at)
+        elif options.start:
             job_id = window.start_job()
             if job_id is None:
                 print(f"batchmill gui: error: {window.task.message.text()}", file=sys.stderr)

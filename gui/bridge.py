@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import queue
 import time
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from core.events import (
     JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
 from core.journal import FileRecord, JobRecord
+from core.processors.python_script import script_processor_name
 from core.spec import JobSpec
 from gui.formatting import describe_state, format_duration
 from gui.jobs_model import JobRow, JobsModel
@@ -40,6 +42,7 @@ MAX_EVENTS_PER_TICK = 5000  # ~4x the event rate of tiny files on a fast machine
 TICK_BUDGET_S = 0.02  # leave most of each tick to painting and input
 BUDGET_CHECK_EVERY = 256
 KEPT_FAILURES_PER_JOB = 10_000
+CLOCK_REFRESH_S = 0.25  # the workers' "on it for" clocks, when nothing else changed
 LOG_LINES_PER_TICK = 200  # a burst of failures must not bury the window in text; details has them all
 
 __all__ = ["Bridge", "FailureRow", "JobError"]
@@ -84,6 +87,7 @@ class Bridge(QObject):
         self._removed: set[str] = set()
         self._shut_down = False
         self._workers: int | None = None
+        self._clocks_shown = 0.0
         self._handlers: dict[type[Event], Callable[[Any, _TickBatch], None]] = {
             JobQueued: self._on_queued, JobStarted: self._on_started, JobProgress: self._on_progress,
             JobStateChanged: self._on_state, JobFinished: self._on_finished, FileStarted: self._on_file_started,
@@ -100,7 +104,8 @@ class Bridge(QObject):
         """Queue a job; raises JobError with a message for the operator."""
         self._call(self.engine.set_workers, spec.workers)  # the spin box, not an earlier job's override
         job_id = self._call(self.engine.submit, spec)
-        self.jobs.add(JobRow(job_id, spec.name, spec.processor, spec.output, spec.inputs))
+        self.jobs.add(JobRow(job_id, spec.name, processor_label(spec), spec.output, spec.inputs,
+                             backend=spec.backend, scheduler=spec.scheduler))
         self.jobs_changed.emit()
         return job_id
 
@@ -182,6 +187,10 @@ class Bridge(QObject):
     def resumable_job(self) -> JobRecord | None:
         return self.engine.journal.latest_resumable()
 
+    def start_method(self) -> str:
+        """How the engine starts worker processes (for Help → About)."""
+        return self.engine.start_method
+
     def active_jobs(self) -> list[JobRow]:
         return [row for row in self.jobs.jobs() if row.is_active]
 
@@ -216,7 +225,10 @@ class Bridge(QObject):
                 batch.touched.add(job_id)
         for job_id in batch.touched:
             self.jobs.touch(job_id)
-        if batch.workers_touched or any(r.busy for r in self.workers.rows()):
+        now = time.monotonic()
+        if batch.workers_touched or (now - self._clocks_shown >= CLOCK_REFRESH_S
+                                     and any(r.busy for r in self.workers.rows())):
+            self._clocks_shown = now
             self.workers.refresh()  # also ticks the "on it for" clocks
         if batch.lines:
             lines = batch.lines
@@ -294,6 +306,7 @@ class Bridge(QObject):
             row.fraction, row.message = event.fraction, ""
         row.pid, row.job_id, row.file_id, row.input = event.pid, event.job_id, event.file_id, event.input
         row.started_at, row.timeout_s, row.exited = event.started_at, event.timeout_s, None
+        row.label = event.label
         batch.workers_touched = True
 
     def _on_exited(self, event: WorkerExited, batch: _TickBatch) -> None:
@@ -326,10 +339,19 @@ def summarize(row: JobRow) -> str:
             f"{row.skipped:,} skipped of {row.total:,} files in {format_duration(row.elapsed_s)}")
 
 
+def processor_label(spec: JobSpec) -> str:
+    """The queue's Processor cell: a script's function by name (``convert.process``), not just ``python``."""
+    script = spec.params.get("script") if spec.processor == "python" else None
+    if not script:
+        return spec.processor
+    return script_processor_name(Path(str(script)), str(spec.params.get("function") or "process"))
+
+
 def _row_from_record(record: JobRecord) -> JobRow:
-    return JobRow(record.id, record.name, record.processor, record.spec.output, record.spec.inputs,
+    return JobRow(record.id, record.name, processor_label(record.spec), record.spec.output, record.spec.inputs,
                   record.shown_state, record.total, record.done, record.failed, record.skipped,
-                  error=record.error, elapsed_s=record.elapsed)
+                  error=record.error, elapsed_s=record.elapsed, backend=record.spec.backend,
+                  scheduler=record.spec.scheduler)
 
 
 def _failure_from_record(record: FileRecord) -> FailureRow:

@@ -18,12 +18,14 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from core.scan import Filter, iter_folder
 
 REPORT_EVERY_S = 0.25
+YIELD_EVERY = 512
 
 
 class CountSignals(QObject):
     counting = Signal(str, int, int)  # path, files so far, generation
     counted = Signal(str, int, int)  # path, files, generation
     failed = Signal(str, str, int)  # path, reason, generation
+    first = Signal(str, str, int)  # path, name of its first file (for the output name preview), generation
 
 
 class CountTask(QRunnable):
@@ -47,12 +49,18 @@ class CountTask(QRunnable):
         if not path.exists():
             raise FileNotFoundError(2, "does not exist", self.path)
         if not path.is_dir():
+            self.signals.first.emit(self.path, path.name, self.generation)
             return 1
         count = 0
         last = time.monotonic()
-        for _ in iter_folder(path, self.filter, self.recursive, self.skip, _ignore):
+        for src, _rel, _size in iter_folder(path, self.filter, self.recursive, self.skip, _ignore):
             count += 1
-            if count % 512 == 0:
+            if count == 1:
+                self.signals.first.emit(self.path, os.path.basename(src), self.generation)
+            if count % YIELD_EVERY == 0:
+                # Hand the GIL over now and then: the window's thread must not queue behind a count
+                # (sleep(0) only yields; a real sleep made the engine's job slower, not the window faster).
+                time.sleep(0)
                 if self.cancelled.is_set():
                     return None
                 now = time.monotonic()

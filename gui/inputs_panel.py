@@ -1,5 +1,6 @@
 """Inputs: a drop area for folders and files from any file manager, Add folder…/Add files…,
-each input's file count (counted in the background), include/exclude patterns."""
+each input's file count (counted in the background), include/exclude patterns. A dropped
+``.py`` file is not an input: it is handed on as a script to load as a processor."""
 
 from __future__ import annotations
 
@@ -18,12 +19,18 @@ from gui.counting import Counter, CountSignals
 from gui.resources import icon
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
-PLACEHOLDER = "Drop folders or files here\n(or use Add folder… / Add files…)"
+PLACEHOLDER = ("Drop folders or files here\n(or use Add folder… / Add files…)\n\n"
+               "A dropped .py file becomes a processor")
 
 
 def split_patterns(text: str) -> tuple[str, ...]:
     """``"*.tif, *.jpg; raw/*"`` -> ``("*.tif", "*.jpg", "raw/*")``."""
     return tuple(p for p in (part.strip() for part in re.split(r"[,;\n]", text)) if p)
+
+
+def is_script(path: str) -> bool:
+    """A Python file dropped on the window is a processor to load, not a file to process."""
+    return path.lower().endswith(".py") and os.path.isfile(path)
 
 
 def paths_from_drop(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:
@@ -100,20 +107,24 @@ class DropArea(QFrame):
 
 class InputsPanel(QWidget):
     inputs_changed = Signal()
+    sample_changed = Signal()  # the first input's first file is known (or changed)
+    scripts_dropped = Signal(list)  # .py files dropped: processors to load
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.output = ""
         self.counts: dict[str, int | None] = {}  # path -> files (None while counting); kept in Python, not in
         # item data: an unset role read back through PySide6 6.12.0 costs a reference to None
+        self.first_names: dict[str, str] = {}  # path -> name of its first file, from the count
         self.signals = CountSignals(self)
         self.counter = Counter(self.signals)
         self.signals.counting.connect(self._on_counting)
         self.signals.counted.connect(self._on_counted)
         self.signals.failed.connect(self._on_count_failed)
+        self.signals.first.connect(self._on_first)
 
         self.drop_area = DropArea(self)
-        self.drop_area.dropped.connect(self.add_paths)
+        self.drop_area.dropped.connect(self.take_drop)
         self.add_folder_button = QPushButton(icon("add-folder"), "Add folder…")
         self.add_files_button = QPushButton(icon("add-files"), "Add files…")
         self.remove_button = QPushButton(icon("remove"), "Remove")
@@ -171,9 +182,27 @@ class InputsPanel(QWidget):
     def recursive(self) -> bool:
         return self.recursive_check.isChecked()
 
+    def set_patterns(self, include: tuple[str, ...], exclude: tuple[str, ...], recursive: bool) -> None:
+        """From a preset; the inputs are counted again with them."""
+        self.include_edit.setText(", ".join(include))
+        self.exclude_edit.setText(", ".join(exclude))
+        blocked = self.recursive_check.blockSignals(True)  # one recount below, not two
+        self.recursive_check.setChecked(recursive)
+        self.recursive_check.blockSignals(blocked)
+        self.recount()
+
     def count_of(self, path: str) -> int | None:
         """The counted files of an input, None while counting (or if it cannot be read)."""
         return self.counts.get(path)
+
+    def sample(self) -> tuple[str | None, bool]:
+        """The name of the first input's first file, for the output name preview, and whether it may
+        still come (the first input is being counted)."""
+        inputs = self.inputs()
+        if not inputs:
+            return None, False
+        name = self.first_names.get(inputs[0])
+        return name, name is None and self.counts.get(inputs[0]) is None
 
     def count_text(self, path: str) -> str:
         for i in range(self.drop_area.list.topLevelItemCount()):
@@ -183,6 +212,15 @@ class InputsPanel(QWidget):
         return ""
 
     # -- changing the list ------------------------------------------------------
+    def take_drop(self, paths: list[str]) -> None:
+        """Dropped paths: scripts go to be loaded as processors, everything else onto the list."""
+        scripts = [p for p in paths if is_script(p)]
+        others = [p for p in paths if not is_script(p)]
+        if others:
+            self.add_paths(others)
+        if scripts:
+            self.scripts_dropped.emit(scripts)
+
     def add_paths(self, paths: list[str]) -> None:
         known = set(self.inputs())
         added = False
@@ -208,11 +246,13 @@ class InputsPanel(QWidget):
             index = self.drop_area.list.indexOfTopLevelItem(item)
             self.drop_area.list.takeTopLevelItem(index)
             self.counts.pop(item.data(0, PATH_ROLE), None)
+            self.first_names.pop(item.data(0, PATH_ROLE), None)
         self._changed()
 
     def clear(self) -> None:
         self.drop_area.list.clear()
         self.counts.clear()
+        self.first_names.clear()
         self._changed()
 
     def choose_folder(self) -> None:
@@ -236,9 +276,11 @@ class InputsPanel(QWidget):
         for i in range(self.drop_area.list.topLevelItemCount()):
             item = self._item(i)
             self.counts[item.data(0, PATH_ROLE)] = None
+            self.first_names.pop(item.data(0, PATH_ROLE), None)
             item.setText(1, "counting…")
             self.counter.count(item.data(0, PATH_ROLE), self.include(), self.exclude(), self.recursive(), self.output)
         self._update_summary()
+        self.sample_changed.emit()
 
     def stop(self) -> None:
         self.counter.stop()
@@ -255,6 +297,12 @@ class InputsPanel(QWidget):
             self.counts[path] = count
             item.setText(1, f"{count:,} file" + ("" if count == 1 else "s"))
             self._update_summary()
+            self.sample_changed.emit()
+
+    def _on_first(self, path: str, name: str, generation: int) -> None:
+        if self._find(path, generation) is not None:
+            self.first_names[path] = name
+            self.sample_changed.emit()
 
     def _on_count_failed(self, path: str, reason: str, generation: int) -> None:
         item = self._find(path, generation)
@@ -263,6 +311,7 @@ class InputsPanel(QWidget):
             item.setText(1, reason)
             item.setToolTip(1, f"{path}: {reason}")
             self._update_summary()
+            self.sample_changed.emit()
 
     def _find(self, path: str, generation: int) -> QTreeWidgetItem | None:
         if generation != self.counter.generation:
@@ -282,6 +331,7 @@ class InputsPanel(QWidget):
         self._update_buttons()
         self._update_summary()
         self.inputs_changed.emit()
+        self.sample_changed.emit()
 
     def _update_buttons(self) -> None:
         self.remove_button.setEnabled(bool(self.drop_area.list.selectedItems()))

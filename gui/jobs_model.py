@@ -10,6 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from core.events import JobState
+from gui.backend_field import describe_backend
 from gui.formatting import describe_state, format_count, format_duration, format_rate
 from gui.resources import icon
 
@@ -70,6 +71,13 @@ class JobRow:
     eta_s: float | None = None
     error: str | None = None
     elapsed_s: float = 0.0
+    backend: str = "local"
+    scheduler: str | None = None
+
+    @property
+    def processor_text(self) -> str:
+        """``checksum``, or ``checksum · dask`` for a job that runs on a Dask cluster."""
+        return self.processor if self.backend == "local" else f"{self.processor} · {self.backend}"
 
     @property
     def finished_files(self) -> int:
@@ -168,7 +176,7 @@ class JobsModel(QAbstractTableModel):
         if column is Column.NAME:
             return row.name
         if column is Column.PROCESSOR:
-            return row.processor
+            return row.processor_text
         if column is Column.STATE:
             return describe_state(row.state)
         if column is Column.PROGRESS:
@@ -207,7 +215,10 @@ class JobsModel(QAbstractTableModel):
     def _tooltip(row: JobRow, column: Column) -> str | None:
         if column is Column.STATE and row.error:
             return row.error
+        runs_on = f"runs on {describe_backend(row.backend, row.scheduler)}"
         if column is Column.NAME:
             inputs = "\n".join(row.inputs)
-            return f"{row.name}\njob {row.job_id}\ninputs:\n{inputs}\noutput: {row.output}"
+            return f"{row.name}\njob {row.job_id}\ninputs:\n{inputs}\noutput: {row.output}\n{runs_on}"
+        if column is Column.PROCESSOR:
+            return f"{row.processor}, {runs_on}"
         return None

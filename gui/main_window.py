@@ -1,27 +1,30 @@
 """The Batchmill window: inputs and what to do on top, the queue in the middle,
-workers and the log below, overall progress in the status bar."""
+workers and the log below, overall progress in the status bar. Menus: File (add inputs,
+load a script as a processor, start), Presets, Help (About, Self-test)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QGroupBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter, QSystemTrayIcon, QTabWidget, QVBoxLayout,
-    QWidget,
+    QApplication, QFileDialog, QGroupBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
+    QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from core import __version__
 from core.events import JobState
 from core.journal import JobRecord
-from core.processors import Processor, all_processors
+from core.processors import ParamError, Processor, all_processors
 from gui.bridge import Bridge, JobError, summarize
 from gui.details_dialog import DetailsDialog
 from gui.formatting import describe_state, format_rate
-from gui.inputs_panel import InputsPanel
+from gui.help_dialogs import AboutDialog, SelftestDialog, SelftestRunner
+from gui.inputs_panel import InputsPanel, paths_from_drop
 from gui.params_form import FormError
+from gui.presets_menu import PresetsMenu
 from gui.queue_panel import QueuePanel
 from gui.resources import app_icon
 from gui.settings import Settings
@@ -30,6 +33,9 @@ from gui.workers_panel import LogView, WorkersView
 
 DEFAULT_SIZE = (1280, 800)
 NOTIFY_MS = 15_000
+SAVE_AFTER_START_MS = 1000
+SELFTEST_WAIT_AT_QUIT_S = 30.0
+FIRST_SPLIT = (390, 190, 170)  # what to do / queue / workers and log, at the first start's 1280x800
 
 
 class MainWindow(QMainWindow):
@@ -43,10 +49,16 @@ class MainWindow(QMainWindow):
         self.details: dict[str, DetailsDialog] = {}
         self.resume_box: QMessageBox | None = None
         self.close_box: QMessageBox | None = None
+        self.script_error_box: QMessageBox | None = None
+        self.about_dialog: AboutDialog | None = None
+        self.selftest_dialog: SelftestDialog | None = None
+        self.selftest_runner = SelftestRunner(self)
         self.opened_folders: list[str] = []
         self._closing = False
+        self._status_shown: tuple[str, int, bool] = ("", -1, False)
         self.setWindowTitle("Batchmill")
         self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)  # a .py file dropped anywhere on the window becomes a processor
 
         self.inputs = InputsPanel()
         self.task = TaskPanel(processors or all_processors())
@@ -61,6 +73,8 @@ class MainWindow(QMainWindow):
         self.task.start_requested.connect(self.start_job)
         self.task.workers_changed.connect(bridge.set_workers)
         self.task.output_changed.connect(self.inputs.set_output)
+        self.inputs.sample_changed.connect(lambda: self.task.set_sample(*self.inputs.sample()))
+        self.inputs.scripts_dropped.connect(self.load_scripts)
         self.queue.details_requested.connect(self.show_details)
         self.queue.open_output_requested.connect(self.open_output)
         self.queue.problem.connect(self.notify)
@@ -88,15 +102,18 @@ class MainWindow(QMainWindow):
         self.main_splitter.addWidget(_group("Queue", self.queue))
         self.main_splitter.addWidget(self.tabs)
         self.main_splitter.setChildrenCollapsible(False)
-        self.main_splitter.setStretchFactor(0, 3)
-        self.main_splitter.setStretchFactor(1, 3)
+        # The form gets the most: a job's parameters read best without scrolling; the queue is short.
+        self.main_splitter.setStretchFactor(0, 4)
+        self.main_splitter.setStretchFactor(1, 2)
         self.main_splitter.setStretchFactor(2, 2)
         self.setCentralWidget(self.main_splitter)
 
     def _build_status_bar(self) -> None:
         self.status_label = QLabel()
         self.overall_bar = QProgressBar()
-        self.overall_bar.setRange(0, 1000)
+        # Whole percent steps: QProgressBar.setValue repaints synchronously whenever the shown value
+        # moves, which on a busy machine held the window for tens of milliseconds at a time.
+        self.overall_bar.setRange(0, 100)
         self.overall_bar.setFixedWidth(220)
         self.overall_bar.setFormat("%p %")
         self.statusBar().addPermanentWidget(self.status_label)
@@ -106,6 +123,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         for text, shortcut, slot in (("Add &folder…", "Ctrl+Shift+O", self.inputs.choose_folder),
                                      ("Add &files…", QKeySequence.StandardKey.Open, self.inputs.choose_files),
+                                     ("&Load script…", "Ctrl+L", self.choose_script),
                                      ("&Start", "Ctrl+Return", self.start_job)):
             action = QAction(text, self)
             action.setShortcut(QKeySequence(shortcut))
@@ -116,10 +134,16 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
         quit_action.triggered.connect(self.close)
         file_menu.addAction(quit_action)
+        self.presets_menu = PresetsMenu(self.task, self.inputs, self.settings.path.parent, self.notify, self)
+        self.menuBar().addMenu(self.presets_menu)
         help_menu = self.menuBar().addMenu("&Help")
-        about = QAction("&About Batchmill", self)
-        about.triggered.connect(self.show_about)
-        help_menu.addAction(about)
+        self.about_action = QAction("&About Batchmill", self)
+        self.about_action.triggered.connect(self.show_about)
+        self.selftest_action = QAction("&Self-test…", self)
+        self.selftest_action.setToolTip("Run a small job in worker processes to check this installation")
+        self.selftest_action.triggered.connect(self.run_selftest)
+        help_menu.addAction(self.about_action)
+        help_menu.addAction(self.selftest_action)
 
     def _make_tray(self) -> QSystemTrayIcon | None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -128,6 +152,60 @@ class MainWindow(QMainWindow):
         tray.setToolTip("Batchmill")
         tray.show()
         return tray
+
+    # -- scripts as processors -----------------------------------------------------------
+    def choose_script(self) -> None:
+        script, _ = QFileDialog.getOpenFileName(self, "Load a script as a processor", "",
+                                                "Python files (*.py);;All files (*)")
+        if script:
+            self.load_scripts([script])
+
+    def load_scripts(self, scripts: list[str]) -> Processor | None:
+        """Each script's ``process`` function becomes a processor (the last one is selected);
+        a script that cannot be used says why in a dialog. Returns the last one loaded."""
+        loaded: Processor | None = None
+        problems = []
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # the script runs here to be inspected
+        try:
+            for script in scripts:
+                try:
+                    loaded = self.task.load_script(Path(script))
+                except ParamError as exc:
+                    problems.append(str(exc))
+                    continue
+                self.notify(f"Loaded {loaded.name} from {script} as a processor")
+        finally:
+            QApplication.restoreOverrideCursor()
+        if problems:
+            self.show_script_problems(problems)
+        return loaded
+
+    def show_script_problems(self, problems: list[str]) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("The script cannot be used")
+        box.setText("\n\n".join(problems))
+        box.setInformativeText("A script needs a function process(src: Path, dst: Path, ...) that reads src and "
+                               "writes dst; its other parameters, with type hints and defaults, become the form.")
+        box.setStandardButtons(QMessageBox.StandardButton.Close)
+        self.script_error_box = box
+        box.open()
+        return box
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if paths_from_drop(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Dropped outside the inputs list: scripts load, anything else becomes an input all the same."""
+        paths = paths_from_drop(event)
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.inputs.take_drop(paths)
 
     # -- jobs -------------------------------------------------------------------------
     def start_job(self) -> str | None:
@@ -148,7 +226,8 @@ class MainWindow(QMainWindow):
             self.task.show_message(f"The job cannot start: {exc}")
             return None
         self.queue.select(job_id)
-        self.save_settings()
+        # Later, not inside the click: writing the INI takes a busy window's thread 10-20 ms.
+        QTimer.singleShot(SAVE_AFTER_START_MS, self.save_settings)
         return job_id
 
     def resume_job(self, job_id: str) -> None:
@@ -203,7 +282,6 @@ class MainWindow(QMainWindow):
         failed = sum(r.failed for r in rows)
         running = [r for r in rows if r.state in (JobState.RUNNING, JobState.PLANNING, JobState.PAUSED)]
         queued = sum(1 for r in rows if r.state is JobState.QUEUED)
-        self.overall_bar.setVisible(bool(rows))
         if not rows:
             text = "No jobs yet"
         elif running or queued:
@@ -214,8 +292,13 @@ class MainWindow(QMainWindow):
             text += f" · {format_rate(rate)} files/s" if rate > 0 else ""
         else:
             text = f"All jobs finished · {finished:,} files" + (f" · {failed:,} failed" if failed else "")
+        shown = (text, 100 * finished // total if total else (100 if rows else 0), bool(rows))
+        if shown == self._status_shown:
+            return  # called every tick while a job runs: touch Qt only for a change a person can see
+        self._status_shown = shown
         self.status_label.setText(text)
-        self.overall_bar.setValue(int(1000 * finished / total) if total else (1000 if rows else 0))
+        self.overall_bar.setValue(shown[1])
+        self.overall_bar.setVisible(shown[2])
 
     # -- start-up resume offer ----------------------------------------------------------
     def offer_resume(self) -> QMessageBox | None:
@@ -286,6 +369,7 @@ class MainWindow(QMainWindow):
         self.inputs.stop()
         for dialog in self.details.values():
             dialog.close()
+        self.selftest_runner.wait(SELFTEST_WAIT_AT_QUIT_S)  # its workers end with it, not as orphans
         self.bridge.shutdown()
         if self.tray is not None:
             self.tray.hide()
@@ -296,28 +380,56 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(*DEFAULT_SIZE)
         splitters = self.settings.splitters()
+        if not splitters:
+            self.main_splitter.setSizes(list(FIRST_SPLIT))
         for splitter, state in zip((self.main_splitter, self.top_splitter), splitters):
             splitter.restoreState(state)
+        self.restore_scripts()
         self.task.restore(self.settings.processor(), self.settings.params())
         if self.settings.output():
             self.task.set_output(self.settings.output())
         workers = self.settings.workers()
         if workers:
             self.task.workers_spin.setValue(workers)
+        self.task.names.set_template(self.settings.name_template())
+        self.task.retries_spin.setValue(self.settings.retries())
+        self.task.backend.set_backend(*self.settings.backend())
+
+    def restore_scripts(self) -> None:
+        """Scripts loaded last time are processors again (a script gone or broken since is left out)."""
+        for script, function in self.settings.scripts():
+            if not os.path.isfile(script):
+                continue
+            try:
+                self.task.load_script(Path(script), function, select=False)
+            except ParamError as exc:
+                self.log.add_lines([("warning", f"not loaded again: {exc}")])
 
     def save_settings(self) -> None:
         self.settings.save(
             geometry=self.saveGeometry(), splitters=[self.main_splitter.saveState(), self.top_splitter.saveState()],
             output=self.task.output(), workers=self.task.workers(), processor=self.task.processor_name(),
-            params=self.task.all_params())
+            params=self.task.all_params(), name_template=self.task.names.edit.text().strip(),
+            retries=self.task.retries(), backend=self.task.backend.backend(),
+            scheduler=self.task.backend.address.text().strip(), scripts=self.task.scripts())
 
-    def show_about(self) -> None:
-        from core.bootstrap import workers_executable
+    # -- help ----------------------------------------------------------------------------------
+    def show_about(self) -> AboutDialog:
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self.bridge.start_method(), self.settings.path.parent, self)
+        self.about_dialog.show()
+        self.about_dialog.raise_()
+        return self.about_dialog
 
-        QMessageBox.about(self, "About Batchmill",
-                          f"<b>Batchmill {__version__}</b><br>Drop folders, pick a processor, every core works "
-                          f"through the files.<br><br>Workers run with: {workers_executable()}<br>"
-                          f"Journal and settings: {self.settings.path.parent}")
+    def run_selftest(self) -> SelftestDialog:
+        """Start the self-test in the background (once at a time) and show its dialog."""
+        if self.selftest_dialog is None:
+            self.selftest_dialog = SelftestDialog(self.selftest_runner, self)
+        if not self.selftest_runner.running():
+            self.selftest_dialog.start()
+        self.selftest_dialog.show()
+        self.selftest_dialog.raise_()
+        return self.selftest_dialog
 
 
 def _group(title: str, content: QWidget) -> QGroupBox:

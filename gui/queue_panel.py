@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QItemSelectionModel, Signal, SignalInstance
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QStyle, QTableView, QVBoxLayout, QWidget,
 )
 
 from core.events import JobState
 from gui.bridge import Bridge, JobError
+from gui.formatting import STATE_WORDS
 from gui.jobs_model import Column, JobRow
 from gui.progress_delegate import ProgressDelegate
 from gui.resources import icon
@@ -20,8 +21,17 @@ PAUSABLE = {JobState.RUNNING}
 RESUMABLE = {JobState.PAUSED, JobState.INTERRUPTED, JobState.CANCELLED, JobState.HALTED}
 CANCELLABLE = {JobState.QUEUED, JobState.PLANNING, JobState.RUNNING, JobState.PAUSED}
 RETRYABLE = {JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED}
+STATE_PADDING = 28  # cell margins, the gap after the icon, and a little air
 REMOVABLE = {JobState.QUEUED, JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED,
              JobState.ERROR}
+
+
+def state_column_width(table: QTableView) -> int:
+    """Room for the longest state word after its icon, in this font: states are never cut short."""
+    metrics = table.fontMetrics()
+    longest = max(metrics.horizontalAdvance(word) for word in STATE_WORDS.values())
+    icon_size = table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
+    return longest + icon_size + STATE_PADDING
 
 
 class QueuePanel(QWidget):
@@ -46,10 +56,13 @@ class QueuePanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(48)
-        widths = {Column.PROCESSOR: 84, Column.STATE: 116, Column.PROGRESS: 130, Column.DONE: 64,
-                  Column.FAILED: 58, Column.SKIPPED: 62, Column.TOTAL: 64, Column.RATE: 62, Column.ETA: 58}
+        widths = {Column.PROCESSOR: 84, Column.STATE: state_column_width(self.table), Column.PROGRESS: 130,
+                  Column.DONE: 64, Column.FAILED: 58, Column.SKIPPED: 62, Column.TOTAL: 64, Column.RATE: 62,
+                  Column.ETA: 58}
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
+        # A job's processor ("python", "checksum · dask") is read whole: the column widens to fit.
+        bridge.jobs.rowsInserted.connect(lambda *_: self.fit_processor_column())
         self.table.doubleClicked.connect(lambda index: self._emit_for_selected(self.details_requested))
 
         self.pause_button = QPushButton(icon("pause"), "Pause")
@@ -89,10 +102,17 @@ class QueuePanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
-        self.table.selectionModel().selectionChanged.connect(self.update_buttons)
+        self._selected_id: str | None = None
+        self._buttons_shown: tuple[bool, ...] = ()
+        self.table.selectionModel().selectionChanged.connect(self._remember_selection)
         bridge.jobs_changed.connect(self.update_buttons)
-        bridge.jobs.rowsRemoved.connect(self.update_buttons)
+        bridge.jobs.rowsRemoved.connect(self._remember_selection)
         self.update_buttons()
+
+    def fit_processor_column(self) -> None:
+        fitted = self.table.sizeHintForColumn(Column.PROCESSOR)
+        if fitted > self.table.columnWidth(Column.PROCESSOR):
+            self.table.setColumnWidth(Column.PROCESSOR, fitted)
 
     def select(self, job_id: str) -> None:
         row = self.bridge.jobs.row_of(job_id)
@@ -103,19 +123,29 @@ class QueuePanel(QWidget):
             self.table.setCurrentIndex(self.bridge.jobs.index(row, 0))
 
     def selected(self) -> JobRow | None:
+        return self.bridge.jobs.job(self._selected_id) if self._selected_id is not None else None
+
+    def _remember_selection(self) -> None:
+        """Kept in Python: asking the selection model on every tick costs the window's thread the GIL
+        round trips a running engine makes slow."""
         rows = self.table.selectionModel().selectedRows()
-        return self.bridge.jobs.job_at(rows[0].row()) if rows else None
+        row = self.bridge.jobs.job_at(rows[0].row()) if rows else None
+        self._selected_id = row.job_id if row is not None else None
+        self.update_buttons()
 
     def update_buttons(self) -> None:
         row = self.selected()
         state = row.state if row is not None else None
-        self.pause_button.setEnabled(state in PAUSABLE)
-        self.resume_button.setEnabled(state in RESUMABLE)
-        self.cancel_button.setEnabled(state in CANCELLABLE)
-        self.retry_button.setEnabled(state in RETRYABLE and row is not None and row.failed > 0)
-        self.remove_button.setEnabled(state in REMOVABLE)
-        self.details_button.setEnabled(row is not None)
-        self.open_button.setEnabled(row is not None)
+        wanted = (state in PAUSABLE, state in RESUMABLE, state in CANCELLABLE,
+                  state in RETRYABLE and row is not None and row.failed > 0, state in REMOVABLE,
+                  row is not None, row is not None)
+        if wanted == self._buttons_shown:
+            return  # called every tick while a job runs: touch Qt only when a button changes
+        self._buttons_shown = wanted
+        buttons = (self.pause_button, self.resume_button, self.cancel_button, self.retry_button,
+                   self.remove_button, self.details_button, self.open_button)
+        for button, enabled in zip(buttons, wanted):
+            button.setEnabled(enabled)
 
     def _act(self, command: Callable[[str], object]) -> None:
         row = self.selected()

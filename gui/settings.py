@@ -20,6 +20,11 @@ OUTPUT = "job/output"
 WORKERS = "job/workers"
 PROCESSOR = "job/processor"
 PARAMS = "job/params"  # JSON: {processor: {name: value}}
+NAME_TEMPLATE = "job/name_template"
+RETRIES = "job/retries"
+BACKEND = "job/backend"
+SCHEDULER = "job/scheduler"
+SCRIPTS = "job/scripts"  # JSON: [[script, function]] loaded as processors, loaded again next time
 DECLINED = "resume/declined"  # job ids the operator chose not to resume: not asked again
 
 
@@ -59,6 +64,28 @@ class Settings:
             return {}
         return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
 
+    def name_template(self) -> str:
+        return str(self.qsettings.value(NAME_TEMPLATE, "") or "")
+
+    def retries(self) -> int:
+        try:
+            return max(0, int(self.qsettings.value(RETRIES, 0) or 0))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return 0
+
+    def backend(self) -> tuple[str, str]:
+        """``(backend, scheduler address)``: ``("local", "")`` unless Dask was chosen."""
+        return str(self.qsettings.value(BACKEND, "local") or "local"), str(self.qsettings.value(SCHEDULER, "") or "")
+
+    def scripts(self) -> list[tuple[str, str]]:
+        try:
+            data = json.loads(str(self.qsettings.value(SCRIPTS, "[]") or "[]"))
+        except ValueError:
+            return []
+        if not isinstance(data, list):
+            return []
+        return [(str(item[0]), str(item[1])) for item in data if isinstance(item, list) and len(item) == 2]
+
     def declined_resumes(self) -> set[str]:
         value = self.qsettings.value(DECLINED, [])
         return {str(v) for v in value} if isinstance(value, list) else ({str(value)} if value else set())
@@ -68,11 +95,17 @@ class Settings:
         self.qsettings.sync()
 
     def save(self, *, geometry: QByteArray, splitters: list[QByteArray], output: str, workers: int,
-             processor: str, params: dict[str, dict[str, Any]]) -> None:
+             processor: str, params: dict[str, dict[str, Any]], name_template: str = "", retries: int = 0,
+             backend: str = "local", scheduler: str = "", scripts: list[tuple[str, str]] | None = None) -> None:
         self.qsettings.setValue(GEOMETRY, geometry)
         self.qsettings.setValue(SPLITTERS, splitters)
         self.qsettings.setValue(OUTPUT, output)
         self.qsettings.setValue(WORKERS, workers)
         self.qsettings.setValue(PROCESSOR, processor)
         self.qsettings.setValue(PARAMS, json.dumps(params, default=str))
+        self.qsettings.setValue(NAME_TEMPLATE, name_template)
+        self.qsettings.setValue(RETRIES, retries)
+        self.qsettings.setValue(BACKEND, backend)
+        self.qsettings.setValue(SCHEDULER, scheduler)
+        self.qsettings.setValue(SCRIPTS, json.dumps([list(s) for s in scripts or []]))
         self.qsettings.sync()

@@ -1,9 +1,13 @@
-"""What to do: the processor and its parameters, where outputs go, the overwrite policy,
-the worker count, and the Start button."""
+"""What to do: the processor and its parameters (a loaded script's function is one too), where
+outputs go and how they are named, the overwrite policy, workers, timeout and retries, where the
+job runs (this computer or Dask), and the Start button."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -12,8 +16,11 @@ from PySide6.QtWidgets import (
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from core.processors import Processor
+from core.processors import ParamError, Processor
+from core.processors.script import ScriptProcessor, load_script_processor
 from core.spec import JobSpec, Overwrite, default_workers
+from gui.backend_field import BackendField
+from gui.output_names import OutputNamesField
 from gui.params_form import ERROR_STYLE, FormError, ParamsForm
 from gui.resources import icon
 
@@ -23,6 +30,21 @@ OVERWRITE_LABELS = {
     Overwrite.RENAME: "Keep both (new output gets a free name)",
 }
 MAX_WORKERS = 256
+MAX_RETRIES = 100
+MAX_TIMEOUT_S = 24 * 3600  # a file taking longer than a day: "none" says it better
+SCRIPT_PARAMS = ("script", "function")  # what the python processor needs besides the function's own
+
+
+def job_processor(processor: Processor, values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The JobSpec's processor name and parameters: a loaded script runs as the ``python`` processor."""
+    if isinstance(processor, ScriptProcessor):
+        return processor.processor_name, processor.spec_params(values)
+    return processor.name, dict(values)
+
+
+def names_depend_on_params(processor: Processor) -> bool:
+    """Only a processor with its own output_name can name outputs after its parameters."""
+    return type(processor).output_name is not Processor.output_name
 
 
 class TaskPanel(QWidget):
@@ -33,14 +55,15 @@ class TaskPanel(QWidget):
 
     def __init__(self, processors: dict[str, Processor], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.processors = processors
+        self.processors = dict(processors)
         self.saved_params: dict[str, dict[str, Any]] = {}
+        self._checked: tuple[str, str, dict[str, Any] | None] | None = None  # preview's cached validate()
 
         self.processor_combo = QComboBox()
-        for name, processor in processors.items():
-            self.processor_combo.addItem(name, name)
-            self.processor_combo.setItemData(self.processor_combo.count() - 1, processor.description,
-                                             Qt.ItemDataRole.ToolTipRole)
+        self.processor_combo.setToolTip("What to do with every file. Drop a .py file on the window (or use "
+                                        "File → Load script…) to add your own function")
+        for processor in processors.values():
+            self._add_item(processor)
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -60,6 +83,7 @@ class TaskPanel(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.viewport().setAutoFillBackground(False)  # one background with the rest of the group
+        scroll.setMinimumHeight(40)  # a small screen keeps one row of parameters in view, and scrolls
         self.form_scroll = scroll
 
         self.output_edit = QLineEdit()
@@ -77,14 +101,24 @@ class TaskPanel(QWidget):
                                      "a change applies to the running job too")
         self.workers_spin.valueChanged.connect(self.workers_changed)
         self.timeout_spin = QDoubleSpinBox()
-        self.timeout_spin.setRange(0, 7 * 24 * 3600)
+        self.timeout_spin.setRange(0, MAX_TIMEOUT_S)
         self.timeout_spin.setDecimals(1)
         self.timeout_spin.setSpecialValueText("none")
         self.timeout_spin.setSuffix(" s")
-        self.timeout_spin.setToolTip("A file that runs longer than this fails, and its worker is restarted")
+        self.timeout_spin.setToolTip("Per file: a file that runs longer than this fails, and its worker is "
+                                     "restarted")
+        self.retries_spin = QSpinBox()
+        self.retries_spin.setRange(0, MAX_RETRIES)
+        self.retries_spin.setSpecialValueText("no retries")
+        self.retries_spin.setToolTip("How many more times a failed file is tried before it counts as failed")
+        self.retries_spin.valueChanged.connect(
+            lambda n: self.retries_spin.setSuffix(" retry" if n == 1 else " retries"))
+        self.retries_spin.setSuffix(" retries")
+        self.names = OutputNamesField()
+        self.backend = BackendField()
+        self.backend.changed.connect(self._on_backend)
         self.start_button = QPushButton(icon("start"), "Start")
         self.start_button.setDefault(True)
-        self.start_button.setMinimumHeight(32)
         self.start_button.setToolTip("Queue a job with these inputs and settings; jobs run one after another")
         self.start_button.clicked.connect(self.start_requested)
         self.message = QLabel()
@@ -101,32 +135,72 @@ class TaskPanel(QWidget):
         bottom = QFormLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addRow("Output folder:", output_row)
+        bottom.addRow("Output names:", self.names)
         bottom.addRow("If output exists:", self.overwrite_combo)
-        numbers = QHBoxLayout()
-        numbers.addWidget(self.workers_spin)
-        numbers.addSpacing(12)
-        numbers.addWidget(QLabel("Timeout per file:"))
-        numbers.addWidget(self.timeout_spin)
-        numbers.addStretch(1)
-        bottom.addRow("Workers:", numbers)
-        start_row = QHBoxLayout()
-        start_row.addWidget(self.message, 1)
-        start_row.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
+        workers_row = QHBoxLayout()
+        workers_row.addWidget(self.workers_spin)
+        workers_row.addSpacing(12)
+        workers_row.addWidget(QLabel("Run on:"))
+        workers_row.addWidget(self.backend, 1)
+        bottom.addRow("Workers:", workers_row)
+        per_file = QHBoxLayout()
+        per_file.addWidget(self.timeout_spin)
+        per_file.addSpacing(8)
+        per_file.addWidget(self.retries_spin)  # "no retries", "1 retry", "2 retries": no label needed
+        per_file.addStretch(1)
+        per_file.addWidget(self.start_button)  # on the last row: the parameters get the height
+        bottom.addRow("Timeout:", per_file)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
         layout.addWidget(scroll, 1)
         layout.addLayout(bottom)
-        layout.addLayout(start_row)
+        layout.addWidget(self.message)
 
         self.forms = (top, self.form.layout_, bottom)
         self.processor_combo.currentIndexChanged.connect(self._on_processor_index)
+        self.form.changed.connect(self.update_preview)
         self._current: str | None = None
         self._on_processor_index()
 
     # -- processor -----------------------------------------------------------------
     def processor_name(self) -> str:
         return str(self.processor_combo.currentData())
+
+    def current_processor(self) -> Processor:
+        return self.processors[self.processor_name()]
+
+    def add_processor(self, processor: Processor, select: bool = True) -> None:
+        """Add a processor to the picker (a loaded script); one of the same name is replaced, so
+        loading an edited script again picks up its new parameters."""
+        replaced = processor.name in self.processors
+        self.processors[processor.name] = processor
+        self._add_item(processor)
+        if replaced and processor.name == self.processor_name():
+            self._show_processor(keep_values=True)
+        elif select:
+            self.set_processor(processor.name)
+
+    def load_script(self, script: Path, function: str = "process", select: bool = True) -> ScriptProcessor:
+        """A script's function as a processor in the picker; raises ParamError saying what is wrong."""
+        processor = load_script_processor(script, function)
+        self.add_processor(processor, select)
+        return processor
+
+    def scripts(self) -> list[tuple[str, str]]:
+        """``(script, function)`` of every loaded script processor (the window remembers them)."""
+        return [(str(p.script), p.function) for p in self.processors.values() if isinstance(p, ScriptProcessor)]
+
+    def _add_item(self, processor: Processor) -> None:
+        index = self.processor_combo.findData(processor.name)
+        if index < 0:
+            self.processor_combo.addItem(processor.name, processor.name)
+            index = self.processor_combo.count() - 1
+        tip = processor.description
+        if isinstance(processor, ScriptProcessor):
+            self.processor_combo.setItemText(index, f"{processor.name}   (your script)")
+            tip = f"{tip}\n{processor.script}"
+        self.processor_combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
 
     def set_processor(self, name: str) -> bool:
         index = self.processor_combo.findData(name)
@@ -145,14 +219,53 @@ class TaskPanel(QWidget):
     def _on_processor_index(self) -> None:
         if self._current is not None and self.form.processor is not None:
             self.saved_params[self._current] = self.form.values()
+        self._show_processor(keep_values=False)
+
+    def _show_processor(self, keep_values: bool) -> None:
         name = self.processor_name()
         processor = self.processors[name]
+        values = self.form.values() if keep_values else self.saved_params.get(name)
         self._current = name
-        self.description.setText(processor.description)
-        self.form.set_processor(processor, self.saved_params.get(name))
+        description = processor.description
+        if isinstance(processor, ScriptProcessor):
+            description += f"\nFrom {processor.script}, function {processor.function}()"
+        self.description.setText(description)
+        self.form.set_processor(processor, values)
         self.align_labels()
         self.message.hide()
+        self.update_preview()
         self.processor_changed.emit(name)
+
+    def _on_backend(self) -> None:
+        # A scheduler's operator sizes that cluster; the count applies to this computer or a cluster started here.
+        self.workers_spin.setEnabled(self.backend.scheduler() is None)
+
+    # -- output names ----------------------------------------------------------------
+    def name_template(self) -> str | None:
+        return self.names.template()
+
+    def set_sample(self, name: str | None, waiting: bool) -> None:
+        """The first input's first file, whose output name the preview shows."""
+        self.names.set_sample(name, waiting)
+
+    def update_preview(self) -> None:
+        processor = self.current_processor()
+        self.names.set_context(processor, self._preview_params(processor))
+
+    def _preview_params(self, processor: Processor) -> dict[str, Any] | None:
+        """The processor's checked parameters, for naming; None if they do not check. Cached, as the
+        form changes on every key press and a processor's validate() may be slow."""
+        if not names_depend_on_params(processor):
+            return {}
+        values = self.form.values()
+        key = json.dumps(values, sort_keys=True, default=str)
+        if self._checked is None or self._checked[:2] != (processor.name, key):
+            try:
+                checked: dict[str, Any] | None = processor.validate(values)
+            except (ParamError, TypeError, ValueError):
+                checked = None
+            self._checked = (processor.name, key, checked)
+        return self._checked[2]
 
     def align_labels(self) -> None:
         """The three forms (processor, its parameters, output) share one label column."""
@@ -189,6 +302,12 @@ class TaskPanel(QWidget):
         value = self.timeout_spin.value()
         return value if value > 0 else None
 
+    def set_timeout(self, seconds: float | None) -> None:
+        self.timeout_spin.setValue(seconds or 0)
+
+    def retries(self) -> int:
+        return self.retries_spin.value()
+
     # -- the job ----------------------------------------------------------------------------
     def build_spec(self, inputs: tuple[str, ...], include: tuple[str, ...], exclude: tuple[str, ...],
                    recursive: bool) -> JobSpec:
@@ -199,9 +318,19 @@ class TaskPanel(QWidget):
         if not self.output():
             raise self.fail("Choose an output folder.")
         params = self.form.check()
-        return JobSpec(processor=self.processor_name(), inputs=inputs, output=self.output(), params=params,
-                       include=include, exclude=exclude, recursive=recursive, overwrite=self.overwrite(),
-                       workers=self.workers(), timeout_s=self.timeout())
+        try:
+            template = self.names.check()
+        except FormError as exc:
+            raise self.fail(str(exc)) from None
+        processor = self.current_processor()
+        name, job_params = job_processor(processor, params)
+        spec = JobSpec(processor=name, inputs=inputs, output=self.output(), params=job_params, include=include,
+                       exclude=exclude, recursive=recursive, overwrite=self.overwrite(), workers=self.workers(),
+                       timeout_s=self.timeout(), retries=self.retries(), name_template=template,
+                       backend=self.backend.backend(), scheduler=self.backend.scheduler())
+        if name != processor.name:  # the job is named after the script's function, not "python"
+            spec = spec.with_changes(name=processor.name + spec.name[len(name):])
+        return spec
 
     def fail(self, message: str) -> FormError:
         self.show_message(message)

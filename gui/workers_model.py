@@ -49,6 +49,7 @@ class WorkerRow:
     message: str = ""
     timeout_s: float | None = None
     exited: str | None = None  # why the process ended, until a new one takes the slot
+    label: str = ""  # where it runs when not on this machine: the Dask worker's address
 
     @property
     def busy(self) -> bool:
@@ -148,7 +149,8 @@ class WorkersModel(QAbstractTableModel):
     @staticmethod
     def _display(row: WorkerRow, column: WorkerColumn, now: float) -> str:
         if column is WorkerColumn.WORKER:
-            return f"#{row.worker}" + (f"  (pid {row.pid})" if row.pid else "")
+            where = f"  {row.label}" if row.label else ""
+            return f"#{row.worker}{where}" + (f"  (pid {row.pid})" if row.pid else "")
         if column is WorkerColumn.FILE:
             return os.path.basename(row.input) if row.busy and row.input else ""
         if column is WorkerColumn.PROGRESS:

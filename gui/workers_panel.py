@@ -28,8 +28,9 @@ class WorkersView(PlaceholderTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(WorkerColumn.FILE, QHeaderView.ResizeMode.Stretch)
-        for column, width in {WorkerColumn.WORKER: 120, WorkerColumn.PROGRESS: 150, WorkerColumn.ELAPSED: 80,
-                              WorkerColumn.NOTE: 220}.items():
+        # "#1  (pid 4242)" here, "#1  tcp://10.0.0.5:40331  (pid 4242)" on Dask: always whole.
+        header.setSectionResizeMode(WorkerColumn.WORKER, QHeaderView.ResizeMode.ResizeToContents)
+        for column, width in {WorkerColumn.PROGRESS: 150, WorkerColumn.ELAPSED: 80, WorkerColumn.NOTE: 220}.items():
             self.setColumnWidth(column, width)
 
 

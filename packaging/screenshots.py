@@ -5,10 +5,13 @@
 Runs offscreen with a private BATCHMILL_HOME and sample data in a temporary
 folder, a real engine and real worker processes:
 
-- idle.png       inputs dropped and counted, processor and output chosen
+- idle.png       inputs dropped and counted; a script dropped on the window is the processor, its
+                 form generated from the function's type hints; an output naming template previewed
 - running.png    a job part-way, workers busy with their own progress bars, a second job queued
 - failures.png   after a run with failed files (the log tab shows them)
 - details.png    the details view of that job: each failed file, its reason and traceback
+- about.png      Help → About: what a support request should quote
+- selftest.png   Help → Self-test… after it passed
 """
 
 from __future__ import annotations
@@ -29,9 +32,19 @@ DEMO_SCRIPT = '''\
 import shutil
 import time
 from pathlib import Path
+from typing import Literal
 
 
-def process(src: Path, dst: Path, context, seconds: float = 1.0) -> None:
+def process(src: Path, dst: Path, context, seconds: float = 1.0,
+            colour: Literal["keep", "greyscale", "sepia"] = "keep", dpi: int = 300, deskew: bool = True) -> None:
+    """Prepare scanned pages for the archive (a demo: it only pretends to).
+
+    Args:
+        seconds: how long each page takes
+        colour: keep the colours, or convert every page
+        dpi: resolution of the archived page
+        deskew: straighten pages scanned at an angle
+    """
     if "damaged" in src.name:
         raise ValueError(f"not a valid TIFF file: the header of {src.name} is truncated")
     steps = 10
@@ -113,10 +126,10 @@ def take_screenshots(work: Path, out: Path) -> int:
         window.show()
         shots: dict[str, Path] = {}
 
-        # 1. idle, with inputs dropped and counted
-        window.inputs.add_paths([str(data["photos"]), str(data["letters"])])
-        window.task.set_processor("python")
-        window.task.form.set_values({"script": str(data["script"]), "seconds": "1.2"})
+        # 1. idle: inputs dropped and counted, the demo script dropped too (it becomes the processor)
+        window.inputs.take_drop([str(data["photos"]), str(data["letters"]), str(data["script"])])
+        window.task.form.set_values({"seconds": "1.2", "colour": "greyscale"})
+        window.task.names.set_template("{stem}_archive{ext}")
         window.task.set_output(str(data["out"]))
         window.task.workers_spin.setValue(3)
         wait_until(app, lambda: window.inputs.count_of(str(data["letters"])) is not None
@@ -157,6 +170,16 @@ def take_screenshots(work: Path, out: Path) -> int:
         settle(app)
         shots["details"] = save(dialog.grab(), out / "details.png")
         dialog.close()
+
+        about = window.show_about()
+        settle(app)
+        shots["about"] = save(about.grab(), out / "about.png")
+        about.close()
+        selftest = window.run_selftest()
+        wait_until(app, lambda: selftest.passed is not None, timeout=120)
+        settle(app)
+        shots["selftest"] = save(selftest.grab(), out / "selftest.png")
+        selftest.close()
         for name, path in shots.items():
             print(f"{name:9} {path}")
         return 0

@@ -17,7 +17,7 @@ from gui.settings import Settings
 
 @pytest.fixture
 def engine(batchmill_home: Path) -> Iterator[Engine]:
-    eng = Engine(batchmill_home)
+    eng = Engine(batchmill_home, file_events=False)  # as gui.app makes it
     yield eng
     eng.close()
 
