@@ -25,6 +25,9 @@ class ProcessorContext:
         self._scratch: Path | None = None
         self.src: Path | None = None
         self.dst: Path | None = None
+        # Set by a task marked ``raw_paths`` (it gets str paths and no stat is made for it):
+        # the input's size in bytes, for the journal.
+        self.input_size: int | None = None
 
     @property
     def scratch(self) -> Path:

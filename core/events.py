@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from core.messages import FailureKind  # defined with the worker's messages: workers never import this module
+
 
 class JobState(str, enum.Enum):
     """Life cycle of a job, as recorded in the journal and shown to people."""
@@ -40,18 +42,6 @@ RESUMABLE_STATES = frozenset(
     {JobState.RUNNING, JobState.PAUSED, JobState.PLANNING, JobState.QUEUED,
      JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED}
 )
-
-
-class FailureKind(str, enum.Enum):
-    """Why one file failed. Each kind has its own wording for a person."""
-
-    PROCESSOR_ERROR = "processor-error"  # the processor raised
-    WORKER_DIED = "worker-died"  # the worker process exited or was killed
-    TIMEOUT = "timeout"  # the file ran past the per-file timeout
-    UNPICKLABLE_RESULT = "unpicklable-result"  # the return value could not be sent back
-    INPUT_ERROR = "input-error"  # the input could not be read (vanished, permissions)
-    OUTPUT_ERROR = "output-error"  # the output could not be written (disk full, read-only)
-    PAYLOAD_ERROR = "payload-error"  # the processor could not be loaded in the worker
 
 
 class FileStatus(str, enum.Enum):

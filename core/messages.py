@@ -8,9 +8,20 @@ is on is published through a shared-memory slot instead (see ``core.pool``).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
-from core.events import FailureKind
+
+class FailureKind(str, enum.Enum):
+    """Why one file failed. Each kind has its own wording for a person."""
+
+    PROCESSOR_ERROR = "processor-error"  # the processor raised
+    WORKER_DIED = "worker-died"  # the worker process exited or was killed
+    TIMEOUT = "timeout"  # the file ran past the per-file timeout
+    UNPICKLABLE_RESULT = "unpicklable-result"  # the return value could not be sent back
+    INPUT_ERROR = "input-error"  # the input could not be read (vanished, permissions)
+    OUTPUT_ERROR = "output-error"  # the output could not be written (disk full, read-only)
+    PAYLOAD_ERROR = "payload-error"  # the processor could not be loaded in the worker
 
 
 @dataclass(frozen=True, slots=True)

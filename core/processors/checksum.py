@@ -25,10 +25,10 @@ CHUNK = 1 << 20
 PROGRESS_FROM_BYTES = 64 << 20
 
 
-def hash_file(src: Path, dst: Path | None, context: ProcessorContext, algorithm: str = "sha256") -> str:
+def hash_file(src: str | Path, dst: Path | None, context: ProcessorContext, algorithm: str = "sha256") -> str:
     digest = hashlib.new(algorithm)
     with open(src, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+        size = context.input_size = os.fstat(handle.fileno()).st_size
         if size < PROGRESS_FROM_BYTES:
             digest.update(handle.read())
             return digest.hexdigest()
@@ -56,7 +56,9 @@ class ChecksumProcessor(Processor):
     makes_file_outputs = False
 
     def task(self, params: Mapping[str, Any]) -> functools.partial[str]:
-        return functools.partial(hash_file, algorithm=params["algorithm"])
+        task = functools.partial(hash_file, algorithm=params["algorithm"])
+        task.raw_paths = True  # type: ignore[attr-defined]  # str paths in, size reported: see core.worker
+        return task
 
     def finalize(self, params: Mapping[str, Any], roots: list[RootOutput],
                  results: Iterator[tuple[int, str, Any]], overwrite: str) -> list[str]:
