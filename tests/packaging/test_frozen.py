@@ -23,6 +23,7 @@ pytestmark = pytest.mark.timeout(900)
 
 WORKERS = 2
 MAX_PROCESSES = WORKERS + 2  # the workers, the main process and multiprocessing's resource tracker
+MAX_BUNDLE_MIB = 120
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +77,34 @@ def test_checksum_from_the_bundle(frozen: Path, folder: Path, tmp_path: Path, en
     assert_bounded(watched)
 
 
+def test_another_algorithm_from_the_bundle(frozen: Path, folder: Path, tmp_path: Path, env: dict[str, str]) -> None:
+    """The bundle leaves out OpenSSL's hashes: the interpreter's own md5 must still be there."""
+    out = tmp_path / "out"
+    watched = run_watched([str(frozen), "run", "checksum", str(folder), "--output", str(out), "--workers",
+                           str(WORKERS), "--param", "algorithm=md5"], env=env)
+    assert watched.returncode == 0, watched.stderr
+    check = subprocess.run(["md5sum", "-c", "--strict", str(out / folder.name / "MD5SUMS")], cwd=folder,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == 40
+    assert_bounded(watched)
+
+
+def test_the_bundle_holds_no_dask_and_no_test_packages_and_fits_the_size_goal(frozen: Path) -> None:
+    from build import bundle_size
+    from PyInstaller.archive.readers import CArchiveReader
+
+    archive = CArchiveReader(str(frozen))
+    modules = set(archive.open_embedded_archive("PYZ.pyz").toc)
+    assert "core.engine" in modules and "gui.main_window" in modules  # the reader sees the real contents
+    unwanted = ("dask", "distributed", "pytest", "_pytest", "pytestqt", "importlinter", "PyInstaller")
+    assert sorted(m for m in modules if m.split(".")[0] in unwanted) == []
+    folders = {p.name for p in (frozen.parent / "_internal").iterdir()}
+    assert not folders & set(unwanted), folders & set(unwanted)
+    size_mib = bundle_size(frozen.parent) / 2**20
+    assert size_mib <= MAX_BUNDLE_MIB, f"the one-dir bundle is {size_mib:.0f} MiB"
+
+
 def test_user_script_the_bundle_has_never_seen(frozen: Path, folder: Path, tmp_path: Path,
                                                env: dict[str, str]) -> None:
     scripts = tmp_path / "my scripts"
@@ -109,7 +138,9 @@ def test_gui_start_exit_when_done(frozen: Path, folder: Path, tmp_path: Path, en
         digest, rel = line.split("  ", 1)
         assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest
     assert not watched.left_behind, watched.left_behind
-    assert watched.max_processes <= 1 + 1 + (os.cpu_count() or 2), watched.max_processes
+    from core.spec import default_workers
+
+    assert watched.max_processes <= default_workers() + 2, watched.max_processes  # the window's default workers
 
 
 def test_selftest_from_the_bundle(frozen: Path, env: dict[str, str]) -> None:
