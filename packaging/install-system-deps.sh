@@ -1,7 +1,8 @@
 #!/bin/sh
 # System libraries Batchmill's window and tests need on Debian/Ubuntu: Qt's GL/EGL, xkbcommon,
-# fontconfig and D-Bus client libraries; binutils for PyInstaller; GNU parallel and procps for
-# the benchmarks and process checks. Uses sudo only when not already root.
+# fontconfig and D-Bus client libraries, and the two XCB libraries Qt's X11 plugin needs that
+# a minimal system lacks; binutils for PyInstaller; GNU parallel and procps for the benchmarks
+# and process checks. Uses sudo only when not already root.
 set -eu
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
@@ -9,4 +10,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
     libgl1 libegl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+    libxcb-icccm4 libxcb-keysyms1 \
     fonts-dejavu-core binutils parallel procps util-linux coreutils

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import compileall
+import functools
 import os
 import shutil
 import statistics
@@ -13,7 +15,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+@functools.cache
+def byte_compile_batchmill() -> None:
+    """Byte-compile ``core`` and ``gui`` once, as ``pip install`` does for an installed package.
+
+    An editable checkout run with PYTHONDONTWRITEBYTECODE set (as on the build machine) never
+    caches bytecode, so without this the CLI and every worker would compile Batchmill's source
+    on each start, a cost no installed copy has."""
+    for package in ("core", "gui"):
+        compileall.compile_dir(str(HERE.parents[1] / package), quiet=1)
+
+
 def batchmill_command() -> list[str]:
+    byte_compile_batchmill()
     script = Path(sys.executable).with_name("batchmill")
     return [str(script)] if script.exists() else [sys.executable, "-m", "gui.launcher"]
 
