@@ -104,7 +104,7 @@ def run_window(options: Options) -> int:
     from core.engine import Engine
     from gui.bridge import Bridge
     from gui.errors import ErrorReporter
-    from gui.gil import share_the_gil
+    from gui.gil import freeze_start_up_objects, share_the_gil
     from gui.main_window import MainWindow
     from gui.resources import app_icon
     from gui.settings import Settings
@@ -125,6 +125,7 @@ def run_window(options: Options) -> int:
         reporter.install()
         apply_options(window, options)
         window.show()
+        freeze_start_up_objects()
         outcome = _Outcome()
         launched_at = startup_probe()
         if launched_at is not None:

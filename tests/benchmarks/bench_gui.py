@@ -137,7 +137,7 @@ def run_in_window(data: Path, out: Path, home: Path, workers: int) -> WindowRun:
 
     from core.engine import Engine
     from gui.bridge import Bridge
-    from gui.gil import share_the_gil
+    from gui.gil import freeze_start_up_objects, share_the_gil
     from gui.jobs_model import Column
     from gui.main_window import MainWindow
     from gui.settings import Settings
@@ -148,6 +148,7 @@ def run_in_window(data: Path, out: Path, home: Path, workers: int) -> WindowRun:
     window = MainWindow(Bridge(engine), Settings(home))
     try:
         window.show()
+        freeze_start_up_objects()  # as gui.app does
         drop_folder(window.inputs.drop_area, data)
         window.task.set_processor("checksum")
         window.task.set_output(str(out))
