@@ -21,6 +21,7 @@ PAUSABLE = {JobState.RUNNING}
 RESUMABLE = {JobState.PAUSED, JobState.INTERRUPTED, JobState.CANCELLED, JobState.HALTED}
 CANCELLABLE = {JobState.QUEUED, JobState.PLANNING, JobState.RUNNING, JobState.PAUSED}
 RETRYABLE = {JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED}
+JOB_NAME_MIN_WIDTH = 200  # "checksum: survey-2026" whole, even at 800x600 (the table scrolls instead)
 STATE_PADDING = 28  # cell margins, the gap after the icon, and a little air
 REMOVABLE = {JobState.QUEUED, JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED,
              JobState.ERROR}
@@ -54,13 +55,13 @@ class QueuePanel(QWidget):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(Column.NAME, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(48)
         widths = {Column.PROCESSOR: 84, Column.STATE: state_column_width(self.table), Column.PROGRESS: 130,
                   Column.DONE: 64, Column.FAILED: 58, Column.SKIPPED: 62, Column.TOTAL: 64, Column.RATE: 62,
                   Column.ETA: 58}
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
+        self.table.stretch_column(Column.NAME, JOB_NAME_MIN_WIDTH)
         # A job's processor ("python", "checksum · dask") is read whole: the column widens to fit.
         bridge.jobs.rowsInserted.connect(lambda *_: self.fit_processor_column())
         self.table.doubleClicked.connect(lambda index: self._emit_for_selected(self.details_requested))

@@ -56,3 +56,17 @@ def test_the_next_window_remembers_what_the_last_one_used(qtbot: QtBot, tmp_path
 def test_a_first_start_opens_at_a_comfortable_size(window: MainWindow) -> None:
     assert (window.width(), window.height()) == (1280, 800)
     assert window.task.output() == ""
+
+
+def test_a_small_screen_keeps_job_names_readable(window: MainWindow, qtbot: QtBot) -> None:
+    from gui.jobs_model import Column
+    from gui.queue_panel import JOB_NAME_MIN_WIDTH
+
+    table = window.queue.table
+    header = table.horizontalHeader()
+    assert header.sectionSize(Column.NAME) > JOB_NAME_MIN_WIDTH  # 1280 wide: the name takes the spare room
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: header.sectionSize(Column.NAME) == JOB_NAME_MIN_WIDTH)
+    qtbot.waitUntil(lambda: table.horizontalScrollBar().maximum() > 0)  # the rest is a scroll away, none cut
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: header.sectionSize(Column.NAME) > JOB_NAME_MIN_WIDTH)
