@@ -40,6 +40,16 @@ def paths_from_drop(event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> lis
     return [url.toLocalFile() for url in mime.urls() if url.isLocalFile() and url.toLocalFile()]
 
 
+def accept_paths(event: QDropEvent | QDragEnterEvent) -> list[str]:
+    """The local paths a drag carries; the drag is accepted if there are any, refused if not."""
+    paths = paths_from_drop(event)
+    if paths:
+        event.acceptProposedAction()
+    else:
+        event.ignore()
+    return paths
+
+
 class InputsList(QTreeWidget):
     """The list of inputs, showing what to do when it is empty."""
 
@@ -79,11 +89,8 @@ class DropArea(QFrame):
         layout.addWidget(self.list)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if paths_from_drop(event):
+        if accept_paths(event):
             self._highlight(True)
-            event.acceptProposedAction()
-        else:
-            event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if paths_from_drop(event):
@@ -94,12 +101,9 @@ class DropArea(QFrame):
 
     def dropEvent(self, event: QDropEvent) -> None:
         self._highlight(False)
-        paths = paths_from_drop(event)
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.dropped.emit(paths)
+        paths = accept_paths(event)
+        if paths:
+            self.dropped.emit(paths)
 
     def _highlight(self, on: bool) -> None:
         self.setStyleSheet("#dropArea { border: 2px dashed #1f5f99; }" if on else "")

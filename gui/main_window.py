@@ -22,7 +22,7 @@ from gui.bridge import Bridge, JobError, summarize
 from gui.details_dialog import DetailsDialog
 from gui.formatting import describe_state, format_rate
 from gui.help_dialogs import AboutDialog, SelftestDialog, SelftestRunner
-from gui.inputs_panel import InputsPanel, paths_from_drop
+from gui.inputs_panel import InputsPanel, accept_paths
 from gui.params_form import FormError
 from gui.presets_menu import PresetsMenu
 from gui.queue_panel import QueuePanel
@@ -193,19 +193,13 @@ class MainWindow(QMainWindow):
         return box
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if paths_from_drop(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        accept_paths(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         """Dropped outside the inputs list: scripts load, anything else becomes an input all the same."""
-        paths = paths_from_drop(event)
-        if not paths:
-            event.ignore()
-            return
-        event.acceptProposedAction()
-        self.inputs.take_drop(paths)
+        paths = accept_paths(event)
+        if paths:
+            self.inputs.take_drop(paths)
 
     # -- jobs -------------------------------------------------------------------------
     def start_job(self) -> str | None:
