@@ -41,7 +41,11 @@ def _plugins() -> tuple[list[Processor], list[str]]:
 
 
 def all_processors() -> dict[str, Processor]:
-    registry = {p.name: p for p in _builtins()}
+    return _add_plugins({p.name: p for p in _builtins()})
+
+
+def _add_plugins(registry: dict[str, Processor]) -> dict[str, Processor]:
+    """Plugins join the registry; a built-in wins over a plugin of the same name."""
     plugins, _ = _plugins()
     for proc in plugins:
         registry.setdefault(proc.name, proc)
@@ -53,12 +57,11 @@ def plugin_problems() -> list[str]:
 
 
 def get_processor(name: str) -> Processor:
-    # A built-in wins over a plugin of the same name (see all_processors), so asking for one
-    # needs no scan of the installed packages: the CLI starts faster and workers never scan.
-    for builtin in _builtins():
-        if builtin.name == name:
-            return builtin
-    registry = all_processors()
+    registry = {p.name: p for p in _builtins()}
+    if name not in registry:
+        # Only a name that is no built-in needs the scan of the installed packages: the CLI
+        # starts faster and workers never scan.
+        registry = _add_plugins(registry)
     try:
         return registry[name]
     except KeyError:
