@@ -431,11 +431,12 @@ class _Loop:
             limit = self.backend.max_batch()
             if limit is not None:
                 size = min(size, limit)
-            tasks = run.take(size)
+            ids, srcs, dsts, tmps = run.take(size)
             self.batch_seq += 1
             batch = RunBatch(self.batch_seq, run.job_id, run.prepared.payload_key, run.prepared.payload,
-                             tuple(tasks), self.scratch)
-            run.sent(batch.batch_id, [t.file_id for t in tasks])
+                             tuple(ids), tuple(srcs), tuple(dsts) if dsts else None, tuple(tmps) if tmps else None,
+                             self.scratch)
+            run.sent(batch.batch_id, ids)
             try:
                 self.backend.send(batch)
             except OSError:

@@ -18,7 +18,7 @@ from core.events import (
     Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState,
 )
 from core.journal import Journal
-from core.messages import Failure, Outcome, Results, Task
+from core.messages import Failure, Results
 from core.outputs import tmp_name_for, tmp_path_for
 from core.plan import PlannedFile, iter_plan
 from core.prepare import PreparedJob
@@ -138,14 +138,18 @@ class JobRun:
         return known
 
     # -- handing out ------------------------------------------------------
-    def take(self, count: int) -> list[Task]:
-        tasks = []
-        while self.pending and len(tasks) < count:
-            idx = self.pending.popleft()
-            _root, src, dst = self.entries[idx]
-            tmp = tmp_name_for(dst, self.job_id) if dst is not None else None
-            tasks.append(Task(idx, src, dst, tmp))
-        return tasks
+    def take(self, count: int) -> tuple[list[int], list[str], list[str | None] | None, list[str | None] | None]:
+        """The next ``count`` pending files as columns: ids, inputs, outputs, temporary names
+        (the last two None when none of them makes an output)."""
+        pending, entries, job_id = self.pending, self.entries, self.job_id
+        ids = [pending.popleft() for _ in range(min(count, len(pending)))]
+        files = [entries[idx] for idx in ids]
+        srcs = [entry[1] for entry in files]
+        if all(entry[2] is None for entry in files):
+            return ids, srcs, None, None
+        dsts = [entry[2] for entry in files]
+        tmps = [tmp_name_for(dst, job_id) if dst is not None else None for dst in dsts]
+        return ids, srcs, dsts, tmps
 
     def requeue(self, idx: int) -> None:
         self.pending.appendleft(idx)
@@ -160,12 +164,20 @@ class JobRun:
         batch = self.inflight.get(message.batch_id)
         if batch is None:
             return  # a batch of a job that was stopped: its files were given back already
-        for outcome in message.outcomes:
-            if outcome.file_id in batch.pending:
-                batch.pending.discard(outcome.file_id)
-                self.on_outcome(outcome)
-        if message.outcomes:
-            self.sizer.observe(sum(o.duration_s for o in message.outcomes), len(message.outcomes))
+        failures = dict(message.failures)
+        pending = batch.pending
+        for file_id, duration, value, size, made in zip(message.file_ids, message.durations, message.values,
+                                                        message.sizes, message.made):
+            if file_id in pending:
+                pending.discard(file_id)
+                failure = failures.get(file_id) if failures else None
+                if failure is None:
+                    self.on_done(file_id, duration, value, size, made)
+                else:
+                    self.fail(file_id, failure, duration, size)
+        if message.file_ids:
+            self.unpinned_deaths = 0  # a worker got as far as finishing a file
+            self.sizer.observe(sum(message.durations), len(message.file_ids))
         if message.batch_done:
             del self.inflight[message.batch_id]
 
@@ -186,20 +198,14 @@ class JobRun:
             self.fail(current, failure)
 
     # -- outcomes ---------------------------------------------------------
-    def on_outcome(self, outcome: Outcome) -> None:
-        self.unpinned_deaths = 0
-        if outcome.failure is not None:
-            self.fail(outcome.file_id, outcome.failure, outcome.duration_s, outcome.size)
-            return
-        _root, src, dst = self.entries.pop(outcome.file_id)
-        attempts = self.attempts.pop(outcome.file_id, 0) + 1 if self.attempts else 1
+    def on_done(self, file_id: int, duration: float, value: Any, size: int | None, made: bool) -> None:
+        _root, src, dst = self.entries.pop(file_id)
+        attempts = self.attempts.pop(file_id, 0) + 1 if self.attempts else 1
         self.done += 1
         self.finished_now += 1
-        self.updates.append((DONE, attempts, None, None, None, outcome.duration_s,
-                             _to_json(outcome.result), outcome.size, outcome.file_id))
+        self.updates.append((DONE, attempts, None, None, None, duration, _to_json(value), size, file_id))
         if self.file_events:
-            output = dst if outcome.output_made else None
-            self.emit(FileFinished(self.job_id, outcome.file_id, src, output, False, outcome.duration_s))
+            self.emit(FileFinished(self.job_id, file_id, src, dst if made else None, False, duration))
 
     def fail(self, idx: int, failure: Failure, duration: float = 0.0, size: int | None = None) -> None:
         src = self.entries[idx][1]

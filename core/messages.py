@@ -4,11 +4,17 @@ Small frozen dataclasses, pickled by ``Connection.send``. Results travel in
 batches (one message per batch, or per ~0.1 s for slow batches) because a
 message per file would double the IPC cost on tiny files; which file a worker
 is on is published through a shared-memory slot instead (see ``core.pool``).
+
+A batch and its results are column by column (a tuple of ids, a tuple of
+paths, a tuple of durations ...), not a tuple of per-file objects: on tiny
+files, building, pickling and unpickling an object per file cost more than
+hashing the file.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -26,14 +32,12 @@ class FailureKind(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Task:
+    """One file of a batch, for the code that handles one file at a time (failures, aborts)."""
+
     file_id: int
     src: str
     dst: str | None  # None: the processor makes no per-file output
     tmp: str | None  # where the processor writes; renamed to dst when it returns
-
-    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        # One of these crosses the pipe per file: skip dataclasses' generic (slow) pickling.
-        return (Task, (self.file_id, self.src, self.dst, self.tmp))
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +46,28 @@ class RunBatch:
     job_id: str
     payload_key: str
     payload: bytes | None  # None when the worker already holds payload_key
-    tasks: tuple[Task, ...]
+    file_ids: tuple[int, ...]
+    srcs: tuple[str, ...]
+    dsts: tuple[str | None, ...] | None  # None: no file of this batch makes an output of its own
+    tmps: tuple[str | None, ...] | None  # where each processor call writes; renamed to its dst
     scratch_root: str
+
+    def __len__(self) -> int:
+        return len(self.file_ids)
+
+    def task(self, i: int) -> Task:
+        dsts, tmps = self.dsts, self.tmps
+        return Task(self.file_ids[i], self.srcs[i], dsts[i] if dsts else None, tmps[i] if tmps else None)
+
+    def tasks(self) -> Iterator[Task]:
+        return (self.task(i) for i in range(len(self.file_ids)))
+
+    def part(self, start: int, stop: int) -> RunBatch:
+        """The files ``start:stop`` of this batch, as a batch of their own (same id and payload)."""
+        dsts, tmps = self.dsts, self.tmps
+        return RunBatch(self.batch_id, self.job_id, self.payload_key, self.payload, self.file_ids[start:stop],
+                        self.srcs[start:stop], dsts[start:stop] if dsts else None,
+                        tmps[start:stop] if tmps else None, self.scratch_root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,23 +83,28 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    file_id: int
-    duration_s: float
-    result: object = None  # JSON-able value returned by the processor
-    output_made: bool = False
-    failure: Failure | None = None
-    size: int | None = None  # of the input, measured by the worker (not by the scan: that is serial)
-
-    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
-        return (Outcome, (self.file_id, self.duration_s, self.result, self.output_made, self.failure, self.size))
-
-
-@dataclass(frozen=True, slots=True)
 class Results:
+    """What became of some files of a batch, one column per field (file ``i`` is index ``i`` of each)."""
+
     batch_id: int
-    outcomes: tuple[Outcome, ...]
+    file_ids: tuple[int, ...]
+    durations: tuple[float, ...]
+    values: tuple[object, ...]  # JSON-able values returned by the processor (None for a failed file)
+    sizes: tuple[int | None, ...]  # of each input, measured by the worker (the scan is serial)
+    made: tuple[bool, ...]  # whether the file's output was made
+    failures: tuple[tuple[int, Failure], ...]  # (file id, why) for the files above that failed
     batch_done: bool
+
+    def __len__(self) -> int:
+        return len(self.file_ids)
+
+    @staticmethod
+    def join(batch_id: int, parts: Iterable[Results], batch_done: bool) -> Results:
+        """Several partial Results of one batch as one."""
+        parts = list(parts)
+        return Results(batch_id, *(tuple(x for part in parts for x in getattr(part, column))
+                                   for column in ("file_ids", "durations", "values", "sizes", "made", "failures")),
+                       batch_done)
 
 
 @dataclass(frozen=True, slots=True)

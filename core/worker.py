@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from core.context import ProcessorContext
-from core.messages import FailureKind, Failure, Outcome, PayloadBroken, Progress, Results, RunBatch, Started, Stop, Task
+from core.messages import FailureKind, Failure, PayloadBroken, Progress, Results, RunBatch, Started, Stop
 
 # Results of a long batch are flushed this often so progress stays live.
 FLUSH_INTERVAL_S = 0.1
@@ -36,6 +36,7 @@ SLOT_FILE, SLOT_STARTED = 0, 1
 OUTPUT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT}
 
 TaskFn = Callable[[Path, "Path | None", ProcessorContext], Any]
+_Ran = tuple[Any, "int | None", bool, "Failure | None"]  # value, input size, output made, failure
 
 
 def worker_main(worker_id: int, conn: Connection, slot: Any, scratch_root: str) -> None:
@@ -90,24 +91,26 @@ class _Runner:
         fn = self._load(batch)
         if fn is None:
             return
-        outcomes: list[Outcome] = []
-        last_flush = time.monotonic()
+        run = self._run_raw if getattr(fn, "raw_paths", False) else self._run_paths
+        out = _Columns(batch.batch_id)
+        last_flush = time.perf_counter()
         previous_slow = True
-        for task in batch.tasks:
-            self._enter(task.file_id)
+        srcs, dsts, tmps = batch.srcs, batch.dsts, batch.tmps
+        for i, file_id in enumerate(batch.file_ids):
+            self._enter(file_id)
             if previous_slow:
-                self.conn.send(Started(batch.batch_id, task.file_id))
-            outcome = self._run_one(fn, task)
-            outcomes.append(outcome)
-            previous_slow = outcome.duration_s >= SLOW_FILE_S
-            now = time.monotonic()
+                self.conn.send(Started(batch.batch_id, file_id))
+            started = time.perf_counter()
+            value, size, made, failure = run(fn, srcs[i], dsts[i] if dsts else None, tmps[i] if tmps else None)
+            now = time.perf_counter()
+            out.add(file_id, now - started, value, size, made, failure)
+            previous_slow = now - started >= SLOW_FILE_S
             if now - last_flush >= FLUSH_INTERVAL_S:
                 self._leave()
-                self.conn.send(Results(batch.batch_id, tuple(outcomes), False))
-                outcomes.clear()
+                self.conn.send(out.take(False))
                 last_flush = now
         self._leave()
-        self.conn.send(Results(batch.batch_id, tuple(outcomes), True))
+        self.conn.send(out.take(True))
 
     def _load(self, batch: RunBatch) -> TaskFn | None:
         fn = self.payloads.get(batch.payload_key)
@@ -139,40 +142,50 @@ class _Runner:
         self.slot[SLOT_FILE] = -1
         self.file_id = -1
 
-    def _run_one(self, fn: TaskFn, task: Task) -> Outcome:
-        started = time.perf_counter()
-        context, tmp = self.context, task.tmp
-        size = None
+    def _run_raw(self, fn: TaskFn, src: str, dst: str | None, tmp: str | None) -> _Ran:
+        """A built-in that takes str paths and measures its input itself (see
+        ProcessorContext.input_size): on tiny files a stat and two Paths per file
+        cost a third of the time the work does."""
+        context = self.context
+        context.src = context.dst = None
+        context.input_size = None
         try:
             if tmp is not None:
                 self._ensure_dir(os.path.dirname(tmp))
-            if getattr(fn, "raw_paths", False):
-                # A built-in that takes str paths and measures its input itself (see
-                # ProcessorContext.input_size): on tiny files a stat and two Paths per file
-                # cost a third of the time the work does.
-                context.src = context.dst = None
-                context.input_size = None
-                result = fn(task.src, tmp, context)
-                size = context.input_size
-            else:
-                size = os.stat(task.src).st_size  # here, in parallel, rather than in the serial scan
-                context.src, context.dst = Path(task.src), (Path(tmp) if tmp is not None else None)
-                result = fn(context.src, context.dst, context)
-            failure = _check_picklable(result)
-            if failure is not None:  # a failed file leaves no output behind, even one it wrote
-                if tmp is not None:
-                    _remove_quietly(tmp)
-                return Outcome(task.file_id, time.perf_counter() - started, None, False, failure, size)
-            made = tmp is not None and os.path.lexists(tmp)
-            if made:
-                assert task.dst is not None and tmp is not None
-                os.replace(tmp, task.dst)
-            return Outcome(task.file_id, time.perf_counter() - started, result, made, None, size)
+            return self._finish(fn(src, tmp, context), context.input_size, dst, tmp)
         except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
+            return self._failed(exc, src, dst, tmp, context.input_size)
+
+    def _run_paths(self, fn: TaskFn, src: str, dst: str | None, tmp: str | None) -> _Ran:
+        context, size = self.context, None
+        try:
+            if tmp is not None:
+                self._ensure_dir(os.path.dirname(tmp))
+            size = os.stat(src).st_size  # here, in parallel, rather than in the serial scan
+            context.src, context.dst = Path(src), (Path(tmp) if tmp is not None else None)
+            return self._finish(fn(context.src, context.dst, context), size, dst, tmp)
+        except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
+            return self._failed(exc, src, dst, tmp, size)
+
+    @staticmethod
+    def _finish(result: Any, size: int | None, dst: str | None, tmp: str | None) -> _Ran:
+        """The processor returned: check its value can travel, then move its output into place."""
+        failure = _check_picklable(result)
+        if failure is not None:  # a failed file leaves no output behind, even one it wrote
             if tmp is not None:
                 _remove_quietly(tmp)
-            failure = describe_exception(exc, task)
-            return Outcome(task.file_id, time.perf_counter() - started, None, False, failure, size)
+            return None, size, False, failure
+        made = tmp is not None and os.path.lexists(tmp)
+        if made:
+            assert dst is not None and tmp is not None
+            os.replace(tmp, dst)
+        return result, size, made, None
+
+    @staticmethod
+    def _failed(exc: BaseException, src: str, dst: str | None, tmp: str | None, size: int | None) -> _Ran:
+        if tmp is not None:
+            _remove_quietly(tmp)
+        return None, size, False, describe_exception(exc, src, dst, tmp)
 
     def _ensure_dir(self, folder: str) -> None:
         if folder not in self.made_dirs:
@@ -187,23 +200,58 @@ class _Runner:
         shutil.rmtree(self.scratch_root / f"worker-{self.worker_id}", ignore_errors=True)
 
 
-def describe_exception(exc: BaseException, task: Task) -> Failure:
+class _Columns:
+    """The Results of a batch as they accumulate, one list per column."""
+
+    __slots__ = ("batch_id", "file_ids", "durations", "values", "sizes", "made", "failures")
+
+    def __init__(self, batch_id: int) -> None:
+        self.batch_id = batch_id
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        self.file_ids: list[int] = []
+        self.durations: list[float] = []
+        self.values: list[Any] = []
+        self.sizes: list[int | None] = []
+        self.made: list[bool] = []
+        self.failures: list[tuple[int, Failure]] = []
+
+    def add(self, file_id: int, duration: float, value: Any, size: int | None, made: bool,
+            failure: Failure | None) -> None:
+        self.file_ids.append(file_id)
+        self.durations.append(duration)
+        self.values.append(value)
+        self.sizes.append(size)
+        self.made.append(made)
+        if failure is not None:
+            self.failures.append((file_id, failure))
+
+    def take(self, batch_done: bool) -> Results:
+        """Everything gathered so far, as one message; starts the columns afresh."""
+        results = Results(self.batch_id, tuple(self.file_ids), tuple(self.durations), tuple(self.values),
+                          tuple(self.sizes), tuple(self.made), tuple(self.failures), batch_done)
+        self._start_afresh()
+        return results
+
+
+def describe_exception(exc: BaseException, src: str, dst: str | None, tmp: str | None) -> Failure:
     """Turn an exception from one file into a Failure whose message a person can act on."""
     tb = "".join(traceback.format_exception(exc))
     if isinstance(exc, OSError):
         filename = getattr(exc, "filename", None)
         reason = exc.strerror or str(exc)
-        if filename is not None and os.fspath(filename) == task.src:
+        if filename is not None and os.fspath(filename) == src:
             if exc.errno == errno.ENOENT:
                 return Failure(FailureKind.INPUT_ERROR, f"input file vanished after the scan ({reason})", tb)
             return Failure(FailureKind.INPUT_ERROR, f"cannot read input file: {reason}", tb)
-        if task.tmp is not None and (
-            (filename is not None and os.fspath(filename) in (task.tmp, task.dst)) or exc.errno in OUTPUT_ERRNOS
+        if tmp is not None and (
+            (filename is not None and os.fspath(filename) in (tmp, dst)) or exc.errno in OUTPUT_ERRNOS
         ):
-            return Failure(FailureKind.OUTPUT_ERROR, f"cannot write output {task.dst}: {reason}", tb)
-        if task.dst is not None and isinstance(filename, str) and task.dst.startswith(os.path.join(filename, "")):
+            return Failure(FailureKind.OUTPUT_ERROR, f"cannot write output {dst}: {reason}", tb)
+        if dst is not None and isinstance(filename, str) and dst.startswith(os.path.join(filename, "")):
             return Failure(FailureKind.OUTPUT_ERROR,
-                           f"cannot write output {task.dst}: cannot make its folder {filename}: {reason}", tb)
+                           f"cannot write output {dst}: cannot make its folder {filename}: {reason}", tb)
     if isinstance(exc, SystemExit):
         return Failure(FailureKind.PROCESSOR_ERROR, f"processor called sys.exit({exc.code!r})", tb)
     return Failure(FailureKind.PROCESSOR_ERROR, f"processor raised {type(exc).__name__}: {exc}", tb)

@@ -191,7 +191,7 @@ class DaskBackend(Backend):
     def send(self, batch: RunBatch) -> None:
         future = self.client.submit(run_batch, batch, self.settings, self.topic, pure=False,
                                     key=f"{self.key_prefix}-{batch.batch_id}")
-        file_ids = [task.file_id for task in batch.tasks]
+        file_ids = list(batch.file_ids)
         self.flights[batch.batch_id] = _Flight(batch.batch_id, file_ids, future, set(file_ids))
         future.add_done_callback(lambda f, batch_id=batch.batch_id: self.on_future_done(batch_id, f))
 
@@ -261,7 +261,7 @@ class DaskBackend(Backend):
         if isinstance(message, Started):
             flight.current = (message.file_id, time.time())
         elif isinstance(message, Results):
-            flight.pending.difference_update(o.file_id for o in message.outcomes)
+            flight.pending.difference_update(message.file_ids)
         return [(slot.id, message)]
 
     def on_done(self, batch_id: int, status: str, outcome: Any) -> list[tuple[int, object]]:
@@ -282,7 +282,7 @@ class DaskBackend(Backend):
     def on_report(self, report: BatchReport, flight: _Flight) -> list[tuple[int, object]]:
         slot = self.slot_of(report.address, report.slot)
         complete = report.lost is None and report.broken is None and not report.aborted
-        news: list[tuple[int, object]] = [(slot.id, Results(report.batch_id, report.outcomes, complete))]
+        news: list[tuple[int, object]] = [(slot.id, Results.join(report.batch_id, report.results, complete))]
         if report.lost is not None:
             news.append((slot.id, report.lost))
         elif report.broken is not None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.backends.base import BackendSettings, Lost
-from core.messages import Outcome, PayloadBroken, Progress, Results, RunBatch, Started, Task
+from core.messages import PayloadBroken, Progress, Results, RunBatch, Started
 
 POLL_S = 0.1  # how soon a running batch notices an abort
 ABORT_WAIT_S = 5.0  # for a killed Batchmill worker to be gone
@@ -65,7 +65,7 @@ class BatchReport:
     batch_id: int
     address: str
     slot: int
-    outcomes: tuple[Outcome, ...]
+    results: tuple[Results, ...]  # every part the Batchmill worker sent back, in order
     lost: Lost | None = None  # the Batchmill worker died or timed out: the files after it did not run
     broken: PayloadBroken | None = None
     aborted: bool = False
@@ -174,27 +174,28 @@ class _BatchRunner:
         self.settings = dataclasses.replace(settings, workers=1)
         self.topic = topic
         self.worker = worker
-        self.outcomes: list[Outcome] = []
+        self.results: list[Results] = []
         self.position: tuple[int, float] | None = None
         self.position_sent = 0.0
 
     def run(self) -> BatchReport:
         self.local.configure(self.settings)
-        todo = list(self.batch.tasks)
-        while todo:
+        start, total = 0, len(self.batch)
+        while start < total:
             if self.is_aborted():
                 return self.report(aborted=True)
             # Sent in parts no larger than the worker may still take (--max-files-per-worker):
             # it is recycled between parts, exactly as in the local pool.
-            count = self.local.max_batch() or len(todo)
-            part, todo = todo[:count], todo[count:]
-            self.local.send(dataclasses.replace(self.batch, tasks=tuple(part)))
+            count = self.local.max_batch() or total - start
+            part = self.batch.part(start, start + count)
+            start += count
+            self.local.send(part)
             report = self.follow(part)
             if report is not None:
                 return report
         return self.report()
 
-    def follow(self, part: list[Task]) -> BatchReport | None:
+    def follow(self, part: RunBatch) -> BatchReport | None:
         """Relay the part's news until it is done (None) or ends early (a report)."""
         while True:
             if self.is_aborted():
@@ -207,9 +208,9 @@ class _BatchRunner:
                 if isinstance(message, (Started, Progress)):
                     self.forward(message)
                 elif isinstance(message, Results):
-                    self.outcomes += message.outcomes
+                    self.results.append(message)
                     done = message.batch_done
-                    if not done and message.outcomes:
+                    if not done and message.file_ids:
                         self.forward(dataclasses.replace(message, batch_done=False))
                 elif isinstance(message, Lost):
                     if self.is_aborted():  # killed by abort_batches, not by its file
@@ -222,10 +223,10 @@ class _BatchRunner:
                 return None
             self.forward_position()
 
-    def stop(self, part: list[Task], current: int | None) -> BatchReport:
+    def stop(self, part: RunBatch, current: int | None) -> BatchReport:
         """Aborted by the engine: kill the worker, remove the half-written output of its file."""
         self.local.abort("stopped by the engine")
-        for task in part:
+        for task in part.tasks():
             if task.file_id == current and task.tmp is not None:
                 _remove_quietly(task.tmp)
         return self.report(aborted=True)
@@ -260,7 +261,7 @@ class _BatchRunner:
 
     def report(self, lost: Lost | None = None, broken: PayloadBroken | None = None,
                aborted: bool = False) -> BatchReport:
-        return BatchReport(self.batch.batch_id, self.worker.address, self.keeper.slot, tuple(self.outcomes),
+        return BatchReport(self.batch.batch_id, self.worker.address, self.keeper.slot, tuple(self.results),
                            lost, broken, aborted)
 
 

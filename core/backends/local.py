@@ -71,7 +71,7 @@ class LocalBackend(Backend):
         worker = min(candidates, key=lambda w: (len(w.batches), -self._allowance(w)))
         if batch.payload_key in worker.payload_keys:
             batch = dataclasses.replace(batch, payload=None)  # it holds the processor already
-        self.pool.send(worker, batch, [t.file_id for t in batch.tasks])
+        self.pool.send(worker, batch, list(batch.file_ids))
         worker.payload_keys.add(batch.payload_key)
         self.holder[batch.batch_id] = worker
         limit = self.settings.max_files_per_worker
@@ -115,9 +115,8 @@ class LocalBackend(Backend):
                 if isinstance(message, Results):
                     batch = worker.batches.get(message.batch_id)
                     if batch is not None:
-                        for outcome in message.outcomes:
-                            batch.pending.discard(outcome.file_id)
-                        worker.files_done += len(message.outcomes)
+                        batch.pending.difference_update(message.file_ids)
+                        worker.files_done += len(message.file_ids)
                         if message.batch_done:
                             del worker.batches[message.batch_id]
                             self.holder.pop(message.batch_id, None)

@@ -6,7 +6,6 @@ the end from the journaled digests, so a resumed job writes the same manifest.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from collections import defaultdict
@@ -25,19 +24,51 @@ CHUNK = 1 << 20
 PROGRESS_FROM_BYTES = 64 << 20
 
 
-def hash_file(src: str | Path, dst: Path | None, context: ProcessorContext, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
-    with open(src, "rb") as handle:
-        size = context.input_size = os.fstat(handle.fileno()).st_size
-        if size < PROGRESS_FROM_BYTES:
-            digest.update(handle.read())
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+
+
+class FileHasher:
+    """The checksum task: hash one file, return its hex digest.
+
+    Reads with plain ``os.open``/``os.read``: a file object and its buffer cost more than
+    hashing a 4 KiB file. Takes str paths and reports the input's size itself
+    (``raw_paths``, see ``core.worker``), so the worker makes no stat of its own."""
+
+    raw_paths = True
+
+    def __init__(self, algorithm: str = "sha256") -> None:
+        self.algorithm = algorithm
+        self._new = getattr(hashlib, algorithm)
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return (FileHasher, (self.algorithm,))
+
+    def __call__(self, src: str | Path, dst: Path | None, context: ProcessorContext) -> str:
+        fd = os.open(src, _READ_FLAGS)
+        try:
+            size = context.input_size = os.fstat(fd).st_size
+            if size >= PROGRESS_FROM_BYTES:
+                return self._hash_large(fd, size, context)
+            data = os.read(fd, size + 1)
+            digest = self._new(data)
+            if len(data) != size:  # it grew or shrank since the fstat: read on to its end
+                got = len(data)
+                while chunk := os.read(fd, CHUNK):
+                    digest.update(chunk)
+                    got += len(chunk)
+                context.input_size = got
             return digest.hexdigest()
-        done = 0
-        while chunk := handle.read(CHUNK):
+        finally:
+            os.close(fd)
+
+    def _hash_large(self, fd: int, size: int, context: ProcessorContext) -> str:
+        digest, done = self._new(), 0
+        while chunk := os.read(fd, CHUNK):
             digest.update(chunk)
             done += len(chunk)
-            context.progress(done / size, f"{done >> 20} of {size >> 20} MiB")
-    return digest.hexdigest()
+            context.progress(min(done / size, 1.0), f"{done >> 20} of {size >> 20} MiB")
+        context.input_size = done
+        return digest.hexdigest()
 
 
 def manifest_line(digest: str, relpath: str) -> str:
@@ -55,10 +86,8 @@ class ChecksumProcessor(Processor):
     params = (Param("algorithm", str, "sha256", ALGORITHMS, "Hash algorithm; the manifest is named after it."),)
     makes_file_outputs = False
 
-    def task(self, params: Mapping[str, Any]) -> functools.partial[str]:
-        task = functools.partial(hash_file, algorithm=params["algorithm"])
-        task.raw_paths = True  # type: ignore[attr-defined]  # str paths in, size reported: see core.worker
-        return task
+    def task(self, params: Mapping[str, Any]) -> FileHasher:
+        return FileHasher(params["algorithm"])
 
     def finalize(self, params: Mapping[str, Any], roots: list[RootOutput],
                  results: Iterator[tuple[int, str, Any]], overwrite: str) -> list[str]:
