@@ -39,7 +39,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from core.events import (
     Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
@@ -378,10 +378,11 @@ class _Loop:
     def end(self, state: JobState, error: str | None = None) -> None:
         run = self.run_
         assert run is not None
+        run.flush(force=True)  # journaled before the final step writes anything from it
         if state is JobState.COMPLETED:
             try:
                 for line in run.prepared.processor.finalize(
-                        run.prepared.params, run.prepared.roots, self.journal_results(run), run.spec.overwrite.value):
+                        run.prepared.params, run.prepared.roots, run.done_results(), run.spec.overwrite.value):
                     self.emit(Log("info", line, run.job_id))
             except Exception as exc:  # noqa: BLE001 - reported as the job's error
                 state, error = JobState.ERROR, f"the final step of {run.spec.processor!r} failed: {exc}"
@@ -393,10 +394,6 @@ class _Loop:
         self.emit(run.progress_event())
         self.emit(JobFinished(run.job_id, state, run.total, run.done, run.failed, run.skipped, run.elapsed, error))
         self.run_ = None
-
-    def journal_results(self, run: JobRun) -> Any:
-        run.flush(force=True)
-        return self.journal.done_results(run.job_id)
 
     def tick(self) -> None:
         run = self.run_

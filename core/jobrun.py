@@ -3,8 +3,6 @@ what each outcome means, and what gets journaled. Only the engine thread touches
 
 from __future__ import annotations
 
-import json
-import json.encoder
 import os
 import time
 from collections import deque
@@ -17,18 +15,17 @@ from core.batching import BatchSizer
 from core.events import (
     Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState,
 )
-from core.journal import Journal
+from core.journal import Journal, to_us
 from core.messages import Failure, Results
 from core.outputs import tmp_name_for, tmp_path_for
 from core.plan import PlannedFile, iter_plan
 from core.prepare import PreparedJob
+from core.processors.base import Processor
 from core.spec import parse_halt
 
-DONE, FAILED = FileStatus.DONE.value, FileStatus.FAILED.value
 JOURNAL_FLUSH_S = 0.5
 JOURNAL_FLUSH_ROWS = 5000
 PLAN_CHUNK = 5000
-encode_string = json.encoder.encode_basestring_ascii
 
 
 @dataclass(slots=True)
@@ -57,7 +54,8 @@ class JobRun:
         self.pending: deque[int] = deque()
         self.sizer = BatchSizer()
         self.total = self.done = self.failed = self.skipped = 0
-        self.updates: list[tuple[Any, ...]] = []
+        self.done_records: list[tuple[Any, ...]] = []  # journal records not written yet
+        self.failed_records: list[tuple[Any, ...]] = []
         self.state = JobState.PLANNING
         self.planning: Iterator[PlannedFile] | None = None
         self.started_at = time.monotonic()
@@ -71,6 +69,10 @@ class JobRun:
         self.halt_base = (0, 0)  # (failed, files) before this session; see _load_from_journal
         self._next_idx = 0
         processor, params = prepared.processor, prepared.params
+        # (root, input, result) of every file done, for a processor with a final step of its own
+        # (checksum's manifest): kept as files finish, so the job's end reads no journal back.
+        self.keeps_results = type(processor).finalize is not Processor.finalize
+        self.results: dict[int, tuple[int, str, Any]] = {}
         probe = processor.output_name(params, "probe.name")
         self.may_collide = probe is not None and (probe != "probe.name" or self.spec.name_template is not None)
 
@@ -124,6 +126,8 @@ class JobRun:
             self.total += 1
             if rec.state is FileStatus.DONE:
                 self.done += 1
+                if self.keeps_results:
+                    self.results[rec.idx] = (rec.root, rec.input, rec.result)
             elif rec.state is FileStatus.SKIPPED:
                 self.skipped += 1
             elif rec.state is FileStatus.FAILED:
@@ -199,11 +203,13 @@ class JobRun:
 
     # -- outcomes ---------------------------------------------------------
     def on_done(self, file_id: int, duration: float, value: Any, size: int | None, made: bool) -> None:
-        _root, src, dst = self.entries.pop(file_id)
+        root, src, dst = self.entries.pop(file_id)
+        if self.keeps_results:
+            self.results[file_id] = (root, src, value)
         attempts = self.attempts.pop(file_id, 0) + 1 if self.attempts else 1
         self.done += 1
         self.finished_now += 1
-        self.updates.append((DONE, attempts, None, None, None, duration, _to_json(value), size, file_id))
+        self.done_records.append((file_id, attempts, round(duration * 1_000_000), size, value))
         if self.file_events:
             self.emit(FileFinished(self.job_id, file_id, src, dst if made else None, False, duration))
 
@@ -221,8 +227,13 @@ class JobRun:
         self.attempts.pop(idx, None)
         self.failed += 1
         self.finished_now += 1
-        self.updates.append((FAILED, attempts, failure.kind.value, failure.message,
-                             failure.traceback, duration, None, size, idx))
+        self.failed_records.append((idx, attempts, failure.kind.value, failure.message, failure.traceback,
+                                    to_us(duration), size))
+
+    def done_results(self) -> Iterator[tuple[int, str, Any]]:
+        """(root index, input, result) of every file done, in planning order (see keeps_results)."""
+        results = self.results
+        return (results[idx] for idx in sorted(results))
 
     def should_halt(self) -> bool:
         failed, total = self.failed - self.halt_base[0], self.total - self.halt_base[1]
@@ -258,29 +269,19 @@ class JobRun:
 
     def flush(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and len(self.updates) < JOURNAL_FLUSH_ROWS and now - self.last_flush < JOURNAL_FLUSH_S:
+        if not force and len(self.done_records) < JOURNAL_FLUSH_ROWS and now - self.last_flush < JOURNAL_FLUSH_S:
             return
-        updates, self.updates = self.updates, []
+        done, failed = self.done_records, self.failed_records
+        self.done_records, self.failed_records = [], []
         self.last_flush = now
-        if updates:
-            self.journal.record_files(self.job_id, updates, self.counts(), self.elapsed)
+        if done or failed:
+            self.journal.record_files(self.job_id, done, failed, self.counts(), self.elapsed)
         else:
             self.journal.store_counts(self.job_id, self.counts(), self.elapsed)
 
     @property
     def finished(self) -> bool:
         return self.planning is None and not self.pending and not self.entries and not self.inflight
-
-
-def _to_json(result: Any) -> str | None:
-    if result is None:
-        return None
-    if type(result) is str:
-        return encode_string(result)  # the common case (a digest, a note): C speed
-    try:
-        return json.dumps(result)
-    except (TypeError, ValueError):
-        return json.dumps(repr(result))
 
 
 def _unlink(path: Path) -> None:

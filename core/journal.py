@@ -2,10 +2,17 @@
 
 Several Batchmill processes (a window and a CLI) may share one journal: each
 write is a short ``BEGIN IMMEDIATE`` transaction (so a reader never has to
-upgrade to a writer and hit SQLITE_BUSY), with a generous busy timeout. The
-engine batches its file updates, so journaling tiny files costs no throughput.
+upgrade to a writer and hit SQLITE_BUSY), with a generous busy timeout.
 Job specs are stored as JSON; the only binary stored is the processor payload
 (the dill bytes of user code), so ``retry`` runs exactly the code that ran.
+
+Files are journaled as a log, not updated in place: each write of the engine
+(the files a scan step planned, the files finished since the last write, the
+files a retry resets) is one row of ``file_records`` holding a JSON list of
+per-file records, and a file's state is its latest record. One SQLite row per
+file and state change cost the engine ~8 µs per file, more than hashing a
+4 KiB file; a JSON list costs well under one. The ``files`` view lays the log
+out as one row per file, for anyone who looks at the journal with SQL.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +33,12 @@ from core.events import FileStatus, JobState
 from core.spec import JobSpec
 
 BUSY_TIMEOUT_S = 60.0
+# The per-file records of file_records.data, by kind (durations in whole microseconds:
+# a float costs JSON ten times what an int does):
+PLANNED = "planned"  # [idx, root, input, output, state (pending|skipped), size]
+DONE = "done"  # [idx, attempts, duration_us, size, result]
+FAILED = "failed"  # [idx, attempts, kind, error, traceback, duration_us, size]
+RESET = "reset"  # [idx]: pending again, no attempts (retry)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -51,22 +64,41 @@ CREATE TABLE IF NOT EXISTS jobs (
     skipped INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS payloads (hash TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
+CREATE TABLE IF NOT EXISTS file_records (
+    id INTEGER PRIMARY KEY,  -- the order records were written in: a later one wins
     job_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    root INTEGER NOT NULL,
-    input TEXT NOT NULL,
-    output TEXT,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    kind TEXT,
-    error TEXT,
-    traceback TEXT,
-    duration REAL,
-    size INTEGER,
-    result TEXT,
-    PRIMARY KEY (job_id, idx)
-) WITHOUT ROWID;
+    kind TEXT NOT NULL,  -- planned | done | failed | reset (see PLANNED, DONE, FAILED, RESET)
+    data TEXT NOT NULL  -- a JSON list of per-file records
+);
+CREATE INDEX IF NOT EXISTS file_records_by_job ON file_records (job_id, id);
+"""
+
+
+# One row per file, laid out from the log: for people who query the journal with SQL.
+FILES_VIEW = """
+CREATE VIEW IF NOT EXISTS files AS
+WITH record AS (
+    SELECT r.job_id, r.id AS seq, r.kind, e.value AS v, json_extract(e.value, '$[0]') AS idx
+    FROM file_records AS r, json_each(r.data) AS e
+), latest AS (
+    SELECT *, row_number() OVER (PARTITION BY job_id, idx ORDER BY seq DESC) AS n FROM record
+    WHERE kind != 'planned'
+)
+SELECT p.job_id, p.idx, json_extract(p.v, '$[1]') AS root, json_extract(p.v, '$[2]') AS input,
+       json_extract(p.v, '$[3]') AS output,
+       CASE l.kind WHEN 'done' THEN 'done' WHEN 'failed' THEN 'failed' WHEN 'reset' THEN 'pending'
+            ELSE json_extract(p.v, '$[4]') END AS state,
+       CASE WHEN l.kind IN ('done', 'failed') THEN json_extract(l.v, '$[1]') ELSE 0 END AS attempts,
+       CASE l.kind WHEN 'failed' THEN json_extract(l.v, '$[2]') END AS kind,
+       CASE l.kind WHEN 'failed' THEN json_extract(l.v, '$[3]') END AS error,
+       CASE l.kind WHEN 'failed' THEN json_extract(l.v, '$[4]') END AS traceback,
+       CASE l.kind WHEN 'done' THEN json_extract(l.v, '$[2]') / 1e6
+                   WHEN 'failed' THEN json_extract(l.v, '$[5]') / 1e6 END AS duration,
+       COALESCE(CASE l.kind WHEN 'done' THEN json_extract(l.v, '$[3]') WHEN 'failed' THEN json_extract(l.v, '$[6]') END,
+                json_extract(p.v, '$[5]')) AS size,
+       CASE l.kind WHEN 'done' THEN json_extract(l.v, '$[4]') END AS result
+FROM record AS p LEFT JOIN latest AS l ON l.job_id = p.job_id AND l.idx = p.idx AND l.n = 1
+WHERE p.kind = 'planned'
 """
 
 
@@ -169,6 +201,9 @@ class Journal:
             with self._write() as db:
                 db.execute(statement)
         self._add_missing_columns()
+        self._move_files_table_to_log()
+        with self._write() as db:
+            db.execute(FILES_VIEW)
 
     def _add_missing_columns(self) -> None:
         """A journal written by an older Batchmill gains the columns added since (with defaults)."""
@@ -178,6 +213,32 @@ class Journal:
             for column, decl in wanted.items():
                 if column not in have:
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {decl}")
+
+    def _move_files_table_to_log(self) -> None:
+        """A journal written by an older Batchmill has a ``files`` table, a row per file: its
+        rows become records of the log (as if each job had planned and finished them), once."""
+        with self._write() as db:
+            kind = db.execute("SELECT type FROM sqlite_master WHERE name = 'files'").fetchone()
+            if kind is None or kind[0] != "table":
+                return
+            rows = db.execute("SELECT job_id, idx, root, input, output, state, attempts, kind, error, traceback, "
+                              "duration, size, result FROM files ORDER BY job_id, idx").fetchall()
+            by_job: dict[str, list[tuple[Any, ...]]] = {}
+            for row in rows:
+                by_job.setdefault(row[0], []).append(row[1:])
+            for job_id, files in by_job.items():
+                planned, done, failed = [], [], []
+                for idx, root, src, dst, state, attempts, kind_, error, tb, duration, size, result in files:
+                    planned.append([idx, root, src, dst, state if state == FileStatus.SKIPPED.value else "pending",
+                                    size])
+                    if state == FileStatus.DONE.value:
+                        done.append([idx, attempts, to_us(duration), size, _load_result(result)])
+                    elif state == FileStatus.FAILED.value:
+                        failed.append([idx, attempts, kind_, error, tb, to_us(duration), size])
+                for kind_, records in ((PLANNED, planned), (DONE, done), (FAILED, failed)):
+                    if records:
+                        self._append(db, job_id, kind_, records)
+            db.execute("DROP TABLE files")
 
     def close(self) -> None:
         with self._lock:
@@ -255,22 +316,31 @@ class Journal:
         return bytes(rows[0]["data"]) if rows else None
 
     # -- files ------------------------------------------------------------
-    def add_files(self, job_id: str, rows: Iterable[tuple[int, int, str, str | None, str, int]]) -> None:
-        """rows: (idx, root, input, output, state, size)."""
+    def add_files(self, job_id: str, rows: Iterable[tuple[int, int, str, str | None, str, int | None]]) -> None:
+        """Files a scan planned. rows: (idx, root, input, output, state, size)."""
         with self._write() as db:
-            db.executemany(
-                "INSERT INTO files (job_id, idx, root, input, output, state, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                ((job_id, *row) for row in rows))
+            self._append(db, job_id, PLANNED, rows)
 
-    def record_files(self, job_id: str, updates: list[tuple[Any, ...]], counts: tuple[int, int, int, int],
-                     elapsed: float) -> None:
-        """updates: (state, attempts, kind, error, traceback, duration, result_json, size, idx)."""
+    def record_files(self, job_id: str, done: list[tuple[Any, ...]], failed: list[tuple[Any, ...]],
+                     counts: tuple[int, int, int, int], elapsed: float) -> None:
+        """Files finished, and the job's counts, in one transaction.
+        done: (idx, attempts, duration_us, size, result);
+        failed: (idx, attempts, kind, error, traceback, duration_us, size)."""
         with self._write() as db:
-            db.executemany(
-                "UPDATE files SET state = ?, attempts = ?, kind = ?, error = ?, traceback = ?, duration = ?, "
-                "result = ?, size = COALESCE(?, size) WHERE job_id = ? AND idx = ?",
-                ((*u[:8], job_id, u[8]) for u in updates))
+            if done:
+                self._append(db, job_id, DONE, done)
+            if failed:
+                self._append(db, job_id, FAILED, failed)
             self._store_counts(db, job_id, counts, elapsed)
+
+    @staticmethod
+    def _append(db: sqlite3.Connection, job_id: str, kind: str, records: Iterable[Sequence[Any]]) -> None:
+        records = list(records)
+        try:
+            data = json.dumps(records, default=repr)  # a value JSON cannot hold is kept as its repr
+        except ValueError:  # a result that contains itself: only that one is kept as its repr
+            data = json.dumps([_json_safe(record) for record in records], default=repr)
+        db.execute("INSERT INTO file_records (job_id, kind, data) VALUES (?, ?, ?)", (job_id, kind, data))
 
     def store_counts(self, job_id: str, counts: tuple[int, int, int, int], elapsed: float) -> None:
         with self._write() as db:
@@ -284,11 +354,12 @@ class Journal:
 
     def reset_files(self, job_id: str, from_states: tuple[FileStatus, ...]) -> int:
         """Mark files in ``from_states`` pending again (retry); returns how many."""
-        marks = ",".join("?" for _ in from_states)
+        wanted = {s.value for s in from_states}
         with self._write() as db:
-            cur = db.execute(f"UPDATE files SET state = 'pending', attempts = 0 WHERE job_id = ? AND state IN ({marks})",
-                             (job_id, *[s.value for s in from_states]))
-            return cur.rowcount
+            chosen = [[record.idx] for record in _Replay(db, job_id).records() if record.state.value in wanted]
+            if chosen:
+                self._append(db, job_id, RESET, chosen)
+            return len(chosen)
 
     def mark_planned(self, job_id: str) -> None:
         with self._write() as db:
@@ -296,39 +367,83 @@ class Journal:
 
     def delete_files(self, job_id: str) -> None:
         with self._write() as db:
-            db.execute("DELETE FROM files WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM file_records WHERE job_id = ?", (job_id,))
 
     def files(self, job_id: str, states: tuple[FileStatus, ...] | None = None) -> list[FileRecord]:
-        sql = "SELECT * FROM files WHERE job_id = ?"
-        args: list[Any] = [job_id]
-        if states:
-            sql += f" AND state IN ({','.join('?' for _ in states)})"
-            args += [s.value for s in states]
-        return [_file_from_row(r) for r in self._read(sql + " ORDER BY idx", args)]
+        """Every file of a job (or those in ``states``), in planning order."""
+        with self._lock:
+            replay = _Replay(self._conn, job_id)
+        records = replay.records()
+        return [r for r in records if r.state in states] if states else list(records)
 
     def counts(self, job_id: str) -> dict[FileStatus, int]:
-        rows = self._read("SELECT state, count(*) AS n FROM files WHERE job_id = ? GROUP BY state", (job_id,))
         result = {s: 0 for s in FileStatus}
-        for r in rows:
-            result[FileStatus(r["state"])] = r["n"]
+        with self._lock:
+            replay = _Replay(self._conn, job_id)
+        for record in replay.records():
+            result[record.state] += 1
         return result
 
-    def done_results(self, job_id: str) -> Iterator[tuple[int, str, Any]]:
-        """(root index, input path, result) of every file done, in planning order."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT root, input, result FROM files WHERE job_id = ? AND state = 'done' ORDER BY idx",
-                (job_id,)).fetchall()
-        for root, src, result in rows:
-            yield root, src, _load_result(result)
+
+class _Replay:
+    """The log of one job read back: each file's planned record and its latest record since."""
+
+    def __init__(self, db: sqlite3.Connection, job_id: str) -> None:
+        self.planned: dict[int, list[Any]] = {}  # idx -> planned record, in planning order
+        self.latest: dict[int, tuple[str, list[Any]]] = {}  # idx -> (kind, record) of its latest record
+        rows = db.execute("SELECT kind, data FROM file_records WHERE job_id = ? ORDER BY id", (job_id,)).fetchall()
+        planned, latest = self.planned, self.latest
+        for kind, data in rows:
+            records = json.loads(data)
+            if kind == PLANNED:
+                for record in records:
+                    planned[record[0]] = record
+            else:
+                kind = _KINDS[kind]  # interned, so a reader can compare with ``is``
+                for record in records:
+                    latest[record[0]] = (kind, record)
+        if any(a > b for a, b in zip(planned, list(planned)[1:])):  # planning order is idx order
+            self.planned = dict(sorted(planned.items()))
+
+    def records(self) -> Iterator[FileRecord]:
+        latest = self.latest
+        for idx, (_idx, root, src, dst, state, size) in self.planned.items():
+            kind, last = latest.get(idx, (None, None))
+            if kind is DONE:
+                _, attempts, duration, done_size, result = last
+                yield FileRecord(idx, root, src, dst, FileStatus.DONE, attempts, None, None, None,
+                                 duration / 1e6, size if done_size is None else done_size, result)
+            elif kind is FAILED:
+                _, attempts, why, error, tb, duration, failed_size = last
+                yield FileRecord(idx, root, src, dst, FileStatus.FAILED, attempts, why, error, tb,
+                                 None if duration is None else duration / 1e6,
+                                 size if failed_size is None else failed_size, None)
+            else:  # planned, or reset since (retry)
+                yield FileRecord(idx, root, src, dst, FileStatus.PENDING if kind is RESET else FileStatus(state),
+                                 0, None, None, None, None, size, None)
+
+
+_KINDS = {DONE: DONE, FAILED: FAILED, RESET: RESET}
+
+
+def to_us(seconds: float | None) -> int | None:
+    """A duration as the journal keeps it: whole microseconds."""
+    return None if seconds is None else round(seconds * 1_000_000)
+
+
+def _json_safe(record: Sequence[Any]) -> list[Any]:
+    """A finished record whose result JSON cannot encode even with repr() (it contains itself)
+    keeps the result as its repr."""
+    try:
+        json.dumps(record, default=repr)
+        return list(record)
+    except ValueError:
+        return [*record[:-1], repr(record[-1])]
 
 
 def _load_result(text: str | None) -> Any:
-    if text is None:
-        return None
-    if text[0] == '"' and "\\" not in text:
-        return text[1:-1]  # a plain string (a digest): skip the JSON parser, once per file
-    return json.loads(text)
+    """A result as the ``files`` table of an older journal held it (JSON text)."""
+    return None if text is None else json.loads(text)
 
 
 def _job_from_row(r: sqlite3.Row) -> JobRecord:
@@ -339,11 +454,3 @@ def _job_from_row(r: sqlite3.Row) -> JobRecord:
         elapsed=r["elapsed"], owner_pid=r["owner_pid"], owner_host=r["owner_host"], heartbeat=r["heartbeat"],
         total=r["total"], done=r["done"], failed=r["failed"], skipped=r["skipped"],
         root_is_dir=tuple(json.loads(r["roots"])), planned=bool(r["planned"]))
-
-
-def _file_from_row(r: sqlite3.Row) -> FileRecord:
-    return FileRecord(
-        idx=r["idx"], root=r["root"], input=r["input"], output=r["output"], state=FileStatus(r["state"]),
-        attempts=r["attempts"], kind=r["kind"], error=r["error"], traceback=r["traceback"],
-        duration=r["duration"], size=r["size"], result=_load_result(r["result"]))
-

@@ -79,6 +79,17 @@ def manifest_line(digest: str, relpath: str) -> str:
     return f"{digest}  {relpath}\n"
 
 
+def manifest_text(entries: list[tuple[str, str]]) -> str:
+    """The manifest for ``(relative path, digest)`` pairs; one check of every name at once for
+    the rare one that must be escaped, since this runs for every file."""
+    if os.sep != "/":
+        entries = [(relpath.replace(os.sep, "/"), digest) for relpath, digest in entries]
+    names = "/".join(relpath for relpath, _digest in entries)
+    if "\\" in names or "\n" in names or "\r" in names:
+        return "".join(manifest_line(digest, relpath) for relpath, digest in entries)
+    return "".join([f"{digest}  {relpath}\n" for relpath, digest in entries])
+
+
 class ChecksumProcessor(Processor):
     name = "checksum"
     description = ("Hash every file and write one manifest per input folder "
@@ -92,19 +103,16 @@ class ChecksumProcessor(Processor):
     def finalize(self, params: Mapping[str, Any], roots: list[RootOutput],
                  results: Iterator[tuple[int, str, Any]], overwrite: str) -> list[str]:
         manifest = MANIFEST_NAMES[params["algorithm"]]
-        by_folder: dict[Path, list[str]] = defaultdict(list)
+        by_folder: dict[Path, list[tuple[str, str]]] = defaultdict(list)
         # Paths relative to the dropped folder (or a dropped file's own folder), by string
         # slicing: this runs once per file, and pathlib would cost more than the hashing.
         cut = [len(str(r.input if r.is_dir else r.input.parent).rstrip(os.sep)) + 1 for r in roots]
         for root_index, src, digest in results:
-            relpath = src[cut[root_index]:]
-            if os.sep != "/":
-                relpath = relpath.replace(os.sep, "/")
-            by_folder[roots[root_index].output].append(manifest_line(str(digest), relpath))
+            by_folder[roots[root_index].output].append((src[cut[root_index]:], str(digest)))
         lines = []
         for folder, entries in sorted(by_folder.items()):
-            entries.sort(key=lambda line: line.rsplit("  ", 1)[-1])
-            target = write_atomically(folder / manifest, "".join(entries).encode("utf-8"), overwrite)
+            entries.sort()  # by name (each is unique): a manifest a person can read down
+            target = write_atomically(folder / manifest, manifest_text(entries).encode("utf-8"), overwrite)
             if target is None:
                 lines.append(f"kept the existing {folder / manifest} (use --overwrite replace to rewrite it)")
             else:

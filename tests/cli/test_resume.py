@@ -249,10 +249,14 @@ def test_resume_never_trusts_an_output_not_recorded_done(tmp_path: Path) -> None
     untrusted = ["f0002.txt", "f0005.txt", "f0011.txt"]
     db = sqlite3.connect(journal_path(), timeout=30)
     with db:
-        db.executemany("UPDATE files SET state = 'pending' WHERE job_id = ? AND input = ?",
-                       [(job_id, str(tmp_path / "in" / name)) for name in untrusted])
+        # A file's latest record in the journal's log is its state: "reset" makes these pending again.
+        idx = [row[0] for name in untrusted for row in db.execute(
+            "SELECT idx FROM files WHERE job_id = ? AND input = ?", (job_id, str(tmp_path / "in" / name)))]
+        db.execute("INSERT INTO file_records (job_id, kind, data) VALUES (?, 'reset', ?)",
+                   (job_id, json.dumps([[i] for i in idx])))
         db.execute("UPDATE jobs SET state = 'running' WHERE id = ?", (job_id,))
     db.close()
+    assert len(idx) == len(untrusted)
     planted_tmps = []
     for name in untrusted:
         (out_folder / name).write_bytes(b"stale output that was never recorded done")
