@@ -18,7 +18,7 @@ from core.events import (
 from core.journal import Journal, to_us
 from core.messages import Failure, Results
 from core.outputs import tmp_name_for, tmp_path_for
-from core.plan import PlannedFile, iter_plan
+from core.plan import SKIPPED, PlannedFile, iter_plan
 from core.prepare import PreparedJob
 from core.processors.base import Processor
 from core.spec import parse_halt
@@ -92,23 +92,23 @@ class JobRun:
         """Plan up to PLAN_CHUNK files; True when planning is complete. Raises PlanError."""
         assert self.planning is not None
         rows = []
-        for planned in self.planning:
-            idx = self._next_idx
-            self._next_idx += 1
-            rows.append((idx, planned.root, planned.src, planned.dst, planned.status.value,
-                         planned.size if planned.size >= 0 else None))
-            self.total += 1
-            if planned.status is FileStatus.SKIPPED:
+        entries, pending, idx = self.entries, self.pending, self._next_idx
+        for root, src, dst, status, size in self.planning:
+            rows.append((idx, root, src, dst, status, size if size >= 0 else None))
+            if status == SKIPPED:
                 self.skipped += 1
                 if self.file_events:
-                    self.emit(FileFinished(self.job_id, idx, planned.src, planned.dst, True, 0.0))
+                    self.emit(FileFinished(self.job_id, idx, src, dst, True, 0.0))
             else:
-                self.entries[idx] = (planned.root, planned.src, planned.dst)
-                self.pending.append(idx)
+                entries[idx] = (root, src, dst)
+                pending.append(idx)
+            idx += 1
             if len(rows) >= PLAN_CHUNK:
                 break
         else:
             self.planning = None
+        self.total += idx - self._next_idx
+        self._next_idx = idx
         if rows:
             self.journal.add_files(self.job_id, rows)
         if self.planning is None:
@@ -169,16 +169,28 @@ class JobRun:
         if batch is None:
             return  # a batch of a job that was stopped: its files were given back already
         failures = dict(message.failures)
-        pending = batch.pending
+        # The loop runs once per file: what it needs is looked up once.
+        pending, entries, attempts_of, records = batch.pending, self.entries, self.attempts, self.done_records
+        results = self.results if self.keeps_results else None
+        done = 0
         for file_id, duration, value, size, made in zip(message.file_ids, message.durations, message.values,
                                                         message.sizes, message.made):
-            if file_id in pending:
-                pending.discard(file_id)
-                failure = failures.get(file_id) if failures else None
-                if failure is None:
-                    self.on_done(file_id, duration, value, size, made)
-                else:
-                    self.fail(file_id, failure, duration, size)
+            if file_id not in pending:
+                continue  # reported already (a Dask batch's final report repeats its partial ones)
+            pending.discard(file_id)
+            if failures and file_id in failures:
+                self.fail(file_id, failures[file_id], duration, size)
+                continue
+            root, src, dst = entries.pop(file_id)
+            if results is not None:
+                results[file_id] = (root, src, value)
+            attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1
+            records.append((file_id, attempts, round(duration * 1_000_000), size, value))
+            if self.file_events:
+                self.emit(FileFinished(self.job_id, file_id, src, dst if made else None, False, duration))
+            done += 1
+        self.done += done
+        self.finished_now += done
         if message.file_ids:
             self.unpinned_deaths = 0  # a worker got as far as finishing a file
             self.sizer.observe(sum(message.durations), len(message.file_ids))
@@ -202,17 +214,6 @@ class JobRun:
             self.fail(current, failure)
 
     # -- outcomes ---------------------------------------------------------
-    def on_done(self, file_id: int, duration: float, value: Any, size: int | None, made: bool) -> None:
-        root, src, dst = self.entries.pop(file_id)
-        if self.keeps_results:
-            self.results[file_id] = (root, src, value)
-        attempts = self.attempts.pop(file_id, 0) + 1 if self.attempts else 1
-        self.done += 1
-        self.finished_now += 1
-        self.done_records.append((file_id, attempts, round(duration * 1_000_000), size, value))
-        if self.file_events:
-            self.emit(FileFinished(self.job_id, file_id, src, dst if made else None, False, duration))
-
     def fail(self, idx: int, failure: Failure, duration: float = 0.0, size: int | None = None) -> None:
         src = self.entries[idx][1]
         attempts = self.attempts.get(idx, 0) + 1

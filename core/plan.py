@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.events import FileStatus
 from core.naming import render
@@ -26,13 +25,18 @@ class PlanError(ValueError):
     """The job cannot start; the message names the inputs concerned."""
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedFile:
+PENDING, SKIPPED = FileStatus.PENDING.value, FileStatus.SKIPPED.value
+
+
+class PlannedFile(NamedTuple):
+    """One input and its output. A tuple, not a dataclass: one is made per file, on the
+    engine thread, while the workers wait for their first batches."""
+
     root: int
     src: str
     dst: str | None
-    status: FileStatus  # PENDING, or SKIPPED when the output exists and overwrite is skip
-    size: int
+    status: str  # "pending", or "skipped" when the output exists and overwrite is skip (FileStatus values)
+    size: int  # -1: not measured (the workers measure it, in parallel)
 
 
 def plan_roots(spec: JobSpec) -> list[RootOutput]:
@@ -86,6 +90,11 @@ def iter_plan(
             files = iter_folder(root.input, file_filter, spec.recursive, output_real, log)
         else:
             files = iter([(str(root.input), root.input.name, _size(root.input))])
+        if planner.no_outputs:
+            index = root.index
+            for src, _relpath, size in files:
+                yield PlannedFile(index, src, None, PENDING, size)
+            continue
         out_base = str(root.output)
         for src, relpath, size in files:
             yield planner.plan(root.index, out_base, src, relpath, size)
@@ -105,22 +114,20 @@ class _Planner:
         self.identity_names = probe == "probe.name" and self.template is None
 
     def plan(self, root: int, out_base: str, src: str, relpath: str, size: int) -> PlannedFile:
-        if self.no_outputs:
-            return PlannedFile(root, src, None, FileStatus.PENDING, size)
         rel_dir, name = os.path.split(relpath)
         out_name = name if self.identity_names else self.processor.output_name(self.params, name)
         if out_name is None:
-            return PlannedFile(root, src, None, FileStatus.PENDING, size)
+            return PlannedFile(root, src, None, PENDING, size)
         if self.template is not None:
             out_name = render(self.template, name, out_name)
         dst = os.path.join(out_base, rel_dir, out_name) if rel_dir else os.path.join(out_base, out_name)
         key = os.path.normcase(dst)
         if key in self.planned:
             raise PlanError(f"inputs {self.planned[key]} and {src} would both write {dst}")
-        status = FileStatus.PENDING
+        status = PENDING
         if os.path.lexists(dst):
             if self.spec.overwrite is Overwrite.SKIP:
-                status = FileStatus.SKIPPED
+                status = SKIPPED
             elif self.spec.overwrite is Overwrite.RENAME:
                 dst = str(free_name(Path(dst), set(self.planned)))
                 key = os.path.normcase(dst)

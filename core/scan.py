@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.outputs import is_tmp_name
+from core.outputs import TMP_SUFFIX, is_tmp_name
 
 
 class Filter:
@@ -54,6 +54,7 @@ def iter_folder(
     """Yield ``(path, relative path, -1)`` for every wanted file under ``root``, in a stable order.
 
     Plain strings throughout: this runs once per file, and pathlib costs more than the scan."""
+    filtering = bool(file_filter.include or file_filter.exclude)
     seen: set[tuple[int, int]] = set()
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
@@ -71,23 +72,29 @@ def iter_folder(
             continue
         subfolders: list[tuple[str, str]] = []
         for entry in entries:
-            relpath = f"{rel}{os.sep}{entry.name}" if rel else entry.name
+            name = entry.name
             try:
                 is_dir = entry.is_dir()
                 is_file = not is_dir and entry.is_file()
             except OSError:
                 continue
-            if is_dir:
-                if not recursive or not file_filter.wants_dir(entry.name, relpath):
+            if is_file:
+                if name.endswith(TMP_SUFFIX) and is_tmp_name(name):
+                    continue
+                relpath = f"{rel}{os.sep}{name}" if rel else name
+                if filtering and not file_filter.wants_file(name, relpath):
+                    continue
+                yield entry.path, relpath, -1  # sizes are measured by the workers, in parallel
+            elif is_dir:
+                relpath = f"{rel}{os.sep}{name}" if rel else name
+                if not recursive or not file_filter.wants_dir(name, relpath):
                     continue
                 if os.path.realpath(entry.path) in skip_real:
                     on_skip(f"not scanning {entry.path}: it is the output folder")
                     continue
                 subfolders.append((entry.path, relpath))
-            elif is_file and not is_tmp_name(entry.name) and file_filter.wants_file(entry.name, relpath):
-                yield entry.path, relpath, -1  # sizes are measured by the workers, in parallel
-            elif not is_file and not entry.is_symlink():
+            elif not entry.is_symlink():
                 on_skip(f"skipping {entry.path}: not a regular file")
-            elif not is_file:
+            else:
                 on_skip(f"skipping {entry.path}: a broken symbolic link")
         stack.extend(reversed(subfolders))
