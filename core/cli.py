@@ -8,6 +8,7 @@ keeps the state; ``batchmill resume`` continues).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -287,7 +288,10 @@ def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
     from core.engine import Engine, JobError
     from core.report import Follower
 
-    engine = Engine(file_events=False)
+    engine = Engine(file_events=False, keep_workers=False)
+    # What start-up made (modules, classes) lives as long as this one-job process: kept out of
+    # the cyclic collector's sight, so its full passes during the job walk only the job's objects.
+    gc.freeze()
     try:
         try:
             job_id = start(engine)

@@ -74,11 +74,16 @@ class Engine:
     """Thread-safe front of the engine. Every method returns at once; results arrive as events."""
 
     def __init__(self, home: Path | None = None, *, start_method: str = "spawn",
-                 journal: Journal | None = None, file_events: bool = True) -> None:
+                 journal: Journal | None = None, file_events: bool = True, keep_workers: bool = True) -> None:
         """``file_events=False``: no FileFinished event per file done (a CLI has no use for
-        20,000 of them); failures, progress and everything else still arrive."""
+        20,000 of them); failures, progress and everything else still arrive.
+
+        ``keep_workers=False``: when a job's last file is done and no other job waits, the
+        workers are let go before the job's final step (a CLI that runs one job), so their
+        exit overlaps that step instead of following it. A window keeps them for the next job."""
         self.journal = journal or Journal(home)
         self.file_events = file_events
+        self.keep_workers = keep_workers
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.start_method = start_method
         self._context = multiprocessing.get_context(start_method)
@@ -379,6 +384,8 @@ class _Loop:
         run = self.run_
         assert run is not None
         run.flush(force=True)  # journaled before the final step writes anything from it
+        if not self.engine.keep_workers and not self.queue:
+            self.backend.retire_workers()
         if state is JobState.COMPLETED:
             try:
                 for line in run.prepared.processor.finalize(

@@ -97,6 +97,10 @@ class Backend(ABC):
     def shutdown(self) -> None:
         """Stop every worker; leave no process behind."""
 
+    def retire_workers(self) -> None:
+        """Let every worker exit once it has finished what it holds, without waiting for it and
+        without replacing it (nothing more is coming); the next ``configure()`` starts new ones."""
+
     def describe(self) -> str:
         return self.name
 

@@ -201,6 +201,9 @@ class LocalBackend(Backend):
                                     current[1] if current else None))
         return states
 
+    def retire_workers(self) -> None:
+        self.resize(0)
+
     def shutdown(self) -> None:
         self.pool.shutdown()
         self.holder.clear()

@@ -103,12 +103,16 @@ class ChecksumProcessor(Processor):
     def finalize(self, params: Mapping[str, Any], roots: list[RootOutput],
                  results: Iterator[tuple[int, str, Any]], overwrite: str) -> list[str]:
         manifest = MANIFEST_NAMES[params["algorithm"]]
-        by_folder: dict[Path, list[tuple[str, str]]] = defaultdict(list)
         # Paths relative to the dropped folder (or a dropped file's own folder), by string
         # slicing: this runs once per file, and pathlib would cost more than the hashing.
         cut = [len(str(r.input if r.is_dir else r.input.parent).rstrip(os.sep)) + 1 for r in roots]
+        by_root: list[list[tuple[str, str]]] = [[] for _ in roots]
         for root_index, src, digest in results:
-            by_folder[roots[root_index].output].append((src[cut[root_index]:], str(digest)))
+            by_root[root_index].append((src[cut[root_index]:], str(digest)))
+        by_folder: dict[Path, list[tuple[str, str]]] = defaultdict(list)  # dropped files share one folder
+        for root, entries in zip(roots, by_root):
+            if entries:
+                by_folder[root.output] += entries
         lines = []
         for folder, entries in sorted(by_folder.items()):
             entries.sort()  # by name (each is unique): a manifest a person can read down
