@@ -39,6 +39,7 @@ PLANNED = "planned"  # [idx, root, input, output, state (pending|skipped), size]
 DONE = "done"  # [idx, attempts, duration_us, size, result]
 FAILED = "failed"  # [idx, attempts, kind, error, traceback, duration_us, size]
 RESET = "reset"  # [idx]: pending again, no attempts (retry)
+PENDING, SKIPPED = FileStatus.PENDING.value, FileStatus.SKIPPED.value
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -229,7 +230,7 @@ class Journal:
             for job_id, files in by_job.items():
                 planned, done, failed = [], [], []
                 for idx, root, src, dst, state, attempts, kind_, error, tb, duration, size, result in files:
-                    planned.append([idx, root, src, dst, state if state == FileStatus.SKIPPED.value else "pending",
+                    planned.append([idx, root, src, dst, state if state == SKIPPED else PENDING,
                                     size])
                     if state == FileStatus.DONE.value:
                         done.append([idx, attempts, to_us(duration), size, _load_result(result)])
@@ -254,6 +255,16 @@ class Journal:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _read_snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that see one state of the journal, whatever other processes write meanwhile."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -356,7 +367,7 @@ class Journal:
         """Mark files in ``from_states`` pending again (retry); returns how many."""
         wanted = {s.value for s in from_states}
         with self._write() as db:
-            chosen = [[record.idx] for record in _Replay(db, job_id).records() if record.state.value in wanted]
+            chosen = [[record.idx] for record in _Replay(db, job_id, wanted).records() if record.state.value in wanted]
             if chosen:
                 self._append(db, job_id, RESET, chosen)
             return len(chosen)
@@ -371,15 +382,16 @@ class Journal:
 
     def files(self, job_id: str, states: tuple[FileStatus, ...] | None = None) -> list[FileRecord]:
         """Every file of a job (or those in ``states``), in planning order."""
-        with self._lock:
-            replay = _Replay(self._conn, job_id)
+        wanted = {s.value for s in states} if states else None
+        with self._read_snapshot() as db:
+            replay = _Replay(db, job_id, wanted)
         records = replay.records()
         return [r for r in records if r.state in states] if states else list(records)
 
     def counts(self, job_id: str) -> dict[FileStatus, int]:
         result = {s: 0 for s in FileStatus}
-        with self._lock:
-            replay = _Replay(self._conn, job_id)
+        with self._read_snapshot() as db:
+            replay = _Replay(db, job_id)
         for record in replay.records():
             result[record.state] += 1
         return result
@@ -388,20 +400,26 @@ class Journal:
 class _Replay:
     """The log of one job read back: each file's planned record and its latest record since."""
 
-    def __init__(self, db: sqlite3.Connection, job_id: str) -> None:
+    def __init__(self, db: sqlite3.Connection, job_id: str, states: set[str] | None = None) -> None:
+        """``states``: only files in these states are wanted. When those are finished states and
+        no file is in one (a job with no failures, asked for its failures), the planned records,
+        the bulk of the log, are not read at all. Called inside a transaction (one snapshot)."""
         self.planned: dict[int, list[Any]] = {}  # idx -> planned record, in planning order
         self.latest: dict[int, tuple[str, list[Any]]] = {}  # idx -> (kind, record) of its latest record
-        rows = db.execute("SELECT kind, data FROM file_records WHERE job_id = ? ORDER BY id", (job_id,)).fetchall()
-        planned, latest = self.planned, self.latest
-        for kind, data in rows:
-            records = json.loads(data)
-            if kind == PLANNED:
-                for record in records:
-                    planned[record[0]] = record
-            else:
-                kind = _KINDS[kind]  # interned, so a reader can compare with ``is``
-                for record in records:
-                    latest[record[0]] = (kind, record)
+        latest = self.latest
+        for kind, data in db.execute("SELECT kind, data FROM file_records WHERE job_id = ? AND kind != ? "
+                                     "ORDER BY id", (job_id, PLANNED)):
+            kind = _KINDS[kind]  # interned, so a reader can compare with ``is``
+            for record in json.loads(data):
+                latest[record[0]] = (kind, record)
+        if states is not None and not states & {PENDING, SKIPPED} and not any(
+                kind in states for kind, _record in latest.values()):
+            return
+        planned = self.planned
+        for (data,) in db.execute("SELECT data FROM file_records WHERE job_id = ? AND kind = ? ORDER BY id",
+                                  (job_id, PLANNED)):
+            for record in json.loads(data):
+                planned[record[0]] = record
         if any(a > b for a, b in zip(planned, list(planned)[1:])):  # planning order is idx order
             self.planned = dict(sorted(planned.items()))
 

@@ -374,6 +374,8 @@ def test_a_later_record_of_a_file_wins(journal: Journal) -> None:
     add_job(journal, "job1", JobState.RUNNING, files=2)
     journal.record_files("job1", [], [(1, 1, "processor-error", "boom", "tb", 500_000, 7)], (2, 0, 1, 0), 1.0)
     journal.reset_files("job1", (FileStatus.FAILED,))
+    assert journal.files("job1", (FileStatus.FAILED,)) == []
+    assert [f.idx for f in journal.files("job1", (FileStatus.PENDING,))] == [0, 1]
     journal.record_files("job1", [(1, 1, 250_000, None, "ok")], [], (2, 1, 0, 0), 2.0)
     (again,) = journal.files("job1", (FileStatus.DONE,))
     # Nothing of the failure is left; a size the last record lacks is the one the scan recorded.
