@@ -25,7 +25,8 @@ from core.spec import parse_halt
 
 JOURNAL_FLUSH_S = 0.5
 JOURNAL_FLUSH_ROWS = 5000
-PLAN_CHUNK = 5000
+PLAN_CHUNK = 5000  # files journaled per scan step at most
+PLAN_STEP_S = 0.005  # and for about this long at most: the workers' news waits while the scan runs
 
 
 @dataclass(slots=True)
@@ -89,10 +90,12 @@ class JobRun:
             self.planning = (planned for planned in plan if planned.src not in known)
 
     def plan_step(self) -> bool:
-        """Plan up to PLAN_CHUNK files; True when planning is complete. Raises PlanError."""
+        """Plan up to PLAN_CHUNK files (or PLAN_STEP_S of scanning); True when planning is complete.
+        Raises PlanError."""
         assert self.planning is not None
         rows = []
         entries, pending, idx = self.entries, self.pending, self._next_idx
+        until = time.perf_counter() + PLAN_STEP_S
         for root, src, dst, status, size in self.planning:
             rows.append((idx, root, src, dst, status, size if size >= 0 else None))
             if status == SKIPPED:
@@ -103,7 +106,7 @@ class JobRun:
                 entries[idx] = (root, src, dst)
                 pending.append(idx)
             idx += 1
-            if len(rows) >= PLAN_CHUNK:
+            if len(rows) >= PLAN_CHUNK or (idx & 255 == 0 and time.perf_counter() > until):
                 break
         else:
             self.planning = None

@@ -275,7 +275,7 @@ def test_resume_never_trusts_an_output_not_recorded_done(tmp_path: Path) -> None
 
 
 def test_sigkill_while_the_scan_still_runs_then_resume_does_every_file(tmp_path: Path) -> None:
-    # Files start once the first PLAN_CHUNK (5000) are journaled; the scan of the rest goes on.
+    # Files start once the first scan step (at most PLAN_CHUNK files) is journaled; the scan goes on.
     folders, per_folder = 8, 1500
     for d in range(folders):
         folder = tmp_path / "in" / f"d{d}"
