@@ -430,12 +430,11 @@ class _Replay:
             if kind is DONE:
                 _, attempts, duration, done_size, result = last
                 yield FileRecord(idx, root, src, dst, FileStatus.DONE, attempts, None, None, None,
-                                 duration / 1e6, size if done_size is None else done_size, result)
+                                 _seconds(duration), size if done_size is None else done_size, result)
             elif kind is FAILED:
                 _, attempts, why, error, tb, duration, failed_size = last
                 yield FileRecord(idx, root, src, dst, FileStatus.FAILED, attempts, why, error, tb,
-                                 None if duration is None else duration / 1e6,
-                                 size if failed_size is None else failed_size, None)
+                                 _seconds(duration), size if failed_size is None else failed_size, None)
             else:  # planned, or reset since (retry)
                 yield FileRecord(idx, root, src, dst, FileStatus.PENDING if kind is RESET else FileStatus(state),
                                  0, None, None, None, None, size, None)
@@ -447,6 +446,10 @@ _KINDS = {DONE: DONE, FAILED: FAILED, RESET: RESET}
 def to_us(seconds: float | None) -> int | None:
     """A duration as the journal keeps it: whole microseconds."""
     return None if seconds is None else round(seconds * 1_000_000)
+
+
+def _seconds(us: int | None) -> float | None:
+    return None if us is None else us / 1e6
 
 
 def _json_safe(record: Sequence[Any]) -> list[Any]:

@@ -410,6 +410,7 @@ def test_a_journal_of_an_older_batchmill_keeps_its_files(batchmill_home: Path) -
         INSERT INTO files VALUES ('old', 0, 0, '/in/a', NULL, 'done', 1, NULL, NULL, NULL, 0.5, 3, '"abc"');
         INSERT INTO files VALUES ('old', 1, 0, '/in/b', NULL, 'failed', 2, 'input-error', 'gone', 'tb', 0.1, NULL, NULL);
         INSERT INTO files VALUES ('old', 2, 0, '/in/c', NULL, 'pending', 0, NULL, NULL, NULL, NULL, NULL, NULL);
+        INSERT INTO files VALUES ('old', 4, 0, '/in/e', NULL, 'done', 1, NULL, NULL, NULL, NULL, NULL, NULL);
         INSERT INTO files VALUES ('old', 3, 0, '/in/d', NULL, 'skipped', 0, NULL, NULL, NULL, NULL, NULL, NULL);
     """)
     db.close()
@@ -418,13 +419,15 @@ def test_a_journal_of_an_older_batchmill_keeps_its_files(batchmill_home: Path) -
         records = journal.files("old")
         assert [(f.input, f.state, f.attempts, f.result, f.size) for f in records] == [
             ("/in/a", FileStatus.DONE, 1, "abc", 3), ("/in/b", FileStatus.FAILED, 2, None, None),
-            ("/in/c", FileStatus.PENDING, 0, None, None), ("/in/d", FileStatus.SKIPPED, 0, None, None)]
+            ("/in/c", FileStatus.PENDING, 0, None, None), ("/in/d", FileStatus.SKIPPED, 0, None, None),
+            ("/in/e", FileStatus.DONE, 1, None, None)]
         assert (records[1].kind, records[1].error, records[1].traceback) == ("input-error", "gone", "tb")
+        assert [f.duration for f in records] == [0.5, 0.1, None, None, None]
     finally:
         journal.close()
     again = Journal(batchmill_home)  # moved once: a second opening finds the log and the view
     try:
-        assert len(again.files("old")) == 4
+        assert len(again.files("old")) == 5
     finally:
         again.close()
 
