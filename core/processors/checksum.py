@@ -80,14 +80,15 @@ def manifest_line(digest: str, relpath: str) -> str:
 
 
 def manifest_text(entries: list[tuple[str, str]]) -> str:
-    """The manifest for ``(relative path, digest)`` pairs; one check of every name at once for
-    the rare one that must be escaped, since this runs for every file."""
+    """The manifest for ``(relative path, digest)`` pairs. Built the fast way, then checked once
+    for the rare name that must be escaped (digests are hex, so a backslash, a carriage return or
+    an extra newline in the text can only come from a name): this runs for every file."""
     if os.sep != "/":
         entries = [(relpath.replace(os.sep, "/"), digest) for relpath, digest in entries]
-    names = "/".join(relpath for relpath, _digest in entries)
-    if "\\" in names or "\n" in names or "\r" in names:
-        return "".join(manifest_line(digest, relpath) for relpath, digest in entries)
-    return "".join([f"{digest}  {relpath}\n" for relpath, digest in entries])
+    text = "".join([f"{digest}  {relpath}\n" for relpath, digest in entries])
+    if "\\" in text or "\r" in text or text.count("\n") != len(entries):
+        text = "".join([manifest_line(digest, relpath) for relpath, digest in entries])
+    return text
 
 
 class ChecksumProcessor(Processor):
