@@ -46,20 +46,27 @@ class FileHasher:
     def __call__(self, src: str | Path, dst: Path | None, context: ProcessorContext) -> str:
         fd = os.open(src, _READ_FLAGS)
         try:
-            size = context.input_size = os.fstat(fd).st_size
-            if size >= PROGRESS_FROM_BYTES:
-                return self._hash_large(fd, size, context)
-            data = os.read(fd, size + 1)
-            digest = self._new(data)
-            if len(data) != size:  # it grew or shrank since the fstat: read on to its end
-                got = len(data)
-                while chunk := os.read(fd, CHUNK):
-                    digest.update(chunk)
-                    got += len(chunk)
-                context.input_size = got
-            return digest.hexdigest()
+            return self._hash_open(fd, context)
+        except OSError as exc:  # os.read names no file: say which one, as open() would
+            if exc.filename is None:
+                exc.filename = os.fspath(src)
+            raise
         finally:
             os.close(fd)
+
+    def _hash_open(self, fd: int, context: ProcessorContext) -> str:
+        size = context.input_size = os.fstat(fd).st_size
+        if size >= PROGRESS_FROM_BYTES:
+            return self._hash_large(fd, size, context)
+        data = os.read(fd, size + 1)
+        digest = self._new(data)
+        if len(data) != size:  # it grew or shrank since the fstat: read on to its end
+            got = len(data)
+            while chunk := os.read(fd, CHUNK):
+                digest.update(chunk)
+                got += len(chunk)
+            context.input_size = got
+        return digest.hexdigest()
 
     def _hash_large(self, fd: int, size: int, context: ProcessorContext) -> str:
         digest, done = self._new(), 0
