@@ -36,6 +36,7 @@ from core.messages import PayloadBroken, Progress, Results, RunBatch, Started
 POLL_S = 0.1  # how soon a running batch notices an abort
 ABORT_WAIT_S = 5.0  # for a killed Batchmill worker to be gone
 POSITION_EVERY_S = 0.2  # how often a batch says which file it is on (for the workers panel)
+PROBE_TRIES = 20  # of probing a new output folder that other workers' probes make and remove too
 
 
 # -- messages from Dask workers ----------------------------------------------------------------
@@ -316,10 +317,19 @@ def probe_paths(inputs: list[str], output: str) -> str | None:
         folder = parent
     probe = os.path.join(output, f".batchmill-probe-{uuid.uuid4().hex[:8]}")
     try:
-        os.makedirs(output, exist_ok=True)
-        with open(probe, "wb"):
-            pass
-        os.unlink(probe)
+        for attempt in range(PROBE_TRIES):
+            try:
+                os.makedirs(output, exist_ok=True)
+                with open(probe, "wb"):
+                    pass
+                os.unlink(probe)
+                break
+            except (FileNotFoundError, FileExistsError):
+                # Another worker of this machine probed at the same moment and removed the folder
+                # its probe had made (also while makedirs ran): make it again. (A file where the
+                # folder should be fails every time, and is reported.)
+                if attempt == PROBE_TRIES - 1:
+                    raise
     except OSError as exc:
         return f"cannot write in the output folder {output}: {exc.strerror or exc}"
     finally:

@@ -267,3 +267,19 @@ def test_paths_the_workers_cannot_reach_stop_the_job_first(dask_backend: DaskBac
     assert str(unwritable.value).startswith(
         f"the Dask worker {address} cannot write in the output folder {a_file / 'out'}: ")
     assert str(unwritable.value).endswith(hint)
+
+
+def test_dask_workers_sharing_a_machine_probe_a_new_output_folder_at_once(tmp_path: Path) -> None:
+    """Each worker's probe makes the missing output folder and removes it again: one worker's
+    removal must not fail another's probe (as it did, now and then, on a 2-worker LocalCluster)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.backends.dask_worker import probe_paths
+
+    (tmp_path / "in").mkdir()
+    for round_ in range(30):
+        output = str(tmp_path / f"new{round_}" / "out")
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: probe_paths([str(tmp_path / "in")], output), range(8)))
+        assert answers == [None] * 8
+    assert list(tmp_path.rglob(".batchmill-probe-*")) == []
