@@ -393,7 +393,6 @@ class _Loop:
                     self.emit(Log("info", line, run.job_id))
             except Exception as exc:  # noqa: BLE001 - reported as the job's error
                 state, error = JobState.ERROR, f"the final step of {run.spec.processor!r} failed: {exc}"
-        run.flush(force=True)
         run.state = state
         self.engine._states[run.job_id] = state
         self.journal.set_job_state(run.job_id, state, error=error, elapsed=run.elapsed)

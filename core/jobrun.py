@@ -188,7 +188,7 @@ class JobRun:
             if results is not None:
                 results[file_id] = (root, src, value)
             attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1
-            records.append((file_id, attempts, round(duration * 1_000_000), size, value))
+            records.append((file_id, attempts, to_us(duration), size, value))
             if self.file_events:
                 self.emit(FileFinished(self.job_id, file_id, src, dst if made else None, False, duration))
             done += 1

@@ -95,9 +95,6 @@ class Results:
     failures: tuple[tuple[int, Failure], ...]  # (file id, why) for the files above that failed
     batch_done: bool
 
-    def __len__(self) -> int:
-        return len(self.file_ids)
-
     @staticmethod
     def join(batch_id: int, parts: Iterable[Results], batch_done: bool) -> Results:
         """Several partial Results of one batch as one."""

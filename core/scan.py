@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.outputs import TMP_SUFFIX, is_tmp_name
+from core.outputs import is_tmp_name
 
 
 class Filter:
@@ -79,7 +79,7 @@ def iter_folder(
             except OSError:
                 continue
             if is_file:
-                if name.endswith(TMP_SUFFIX) and is_tmp_name(name):
+                if is_tmp_name(name):
                     continue
                 relpath = f"{rel}{os.sep}{name}" if rel else name
                 if filtering and not file_filter.wants_file(name, relpath):
