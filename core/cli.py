@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core import __version__
-from core.events import FileStatus, JobState
-from core.spec import JobSpec, Overwrite, default_workers, parse_halt
+from batchmill.core import __version__
+from batchmill.core.events import FileStatus, JobState
+from batchmill.core.spec import JobSpec, Overwrite, default_workers, parse_halt
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -154,7 +154,7 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The CLI. Entry points call ``core.bootstrap.bootstrap()`` before this, never after."""
+    """The CLI. Entry points call ``batchmill.core.bootstrap.bootstrap()`` before this, never after."""
     args = build_parser().parse_args(with_preset_placeholder(list(sys.argv[1:] if argv is None else argv)))
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     if args.save_preset:
-        from core.presets import PresetError, save_preset
+        from batchmill.core.presets import PresetError, save_preset
 
         try:
             path = save_preset(preset_from_spec(args.save_preset, spec))
@@ -187,7 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def spec_from_args(args: argparse.Namespace) -> JobSpec:
     """The JobSpec a ``run`` command line describes: explicit options, then the preset, then defaults."""
-    from core.presets import Preset, PresetError, load_preset
+    from batchmill.core.presets import Preset, PresetError, load_preset
 
     preset: Preset | None = None
     if args.preset:
@@ -227,7 +227,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
 
 
 def preset_from_spec(name: str, spec: JobSpec) -> Any:
-    from core.presets import Preset
+    from batchmill.core.presets import Preset
 
     return Preset(name=name, processor=spec.processor, params=dict(spec.params), output=spec.output,
                   overwrite=spec.overwrite.value, include=spec.include, exclude=spec.exclude,
@@ -236,7 +236,7 @@ def preset_from_spec(name: str, spec: JobSpec) -> Any:
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
-    from core.presets import PresetError, delete_preset, list_presets, load_preset, presets_dir
+    from batchmill.core.presets import PresetError, delete_preset, list_presets, load_preset, presets_dir
 
     try:
         if args.action == "list":
@@ -255,7 +255,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from core.journal import Journal
+    from batchmill.core.journal import Journal
 
     job_id = args.job_id
     if job_id is None:
@@ -285,8 +285,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
-    from core.engine import Engine, JobError
-    from core.report import Follower
+    from batchmill.core.engine import Engine, JobError
+    from batchmill.core.report import Follower
 
     engine = Engine(file_events=False, keep_workers=False)
     # What start-up made (modules, classes) lives as long as this one-job process: kept out of
@@ -336,7 +336,7 @@ def _install_interrupt(stop: Callable[[], None]) -> list[int]:
 
 # -- the journal ----------------------------------------------------------
 def cmd_jobs(args: argparse.Namespace) -> int:
-    from core.journal import Journal
+    from batchmill.core.journal import Journal
 
     journal = Journal()
     jobs = journal.list_jobs(args.limit)
@@ -358,7 +358,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from core.journal import Journal
+    from batchmill.core.journal import Journal
 
     journal = Journal()
     try:
@@ -398,12 +398,12 @@ def _job_json(j: Any) -> dict[str, Any]:
 
 # -- processors -----------------------------------------------------------
 def cmd_processors(args: argparse.Namespace) -> int:
-    from core.processors import all_processors, plugin_problems
-    from core.processors.base import ParamError
+    from batchmill.core.processors import all_processors, plugin_problems
+    from batchmill.core.processors.base import ParamError
 
     registry: dict[str, Any] = all_processors()
     if args.script is not None:
-        from core.processors.script import load_script_processor
+        from batchmill.core.processors.script import load_script_processor
 
         try:
             proc = load_script_processor(args.script, args.function)
@@ -435,7 +435,7 @@ def cmd_processors(args: argparse.Namespace) -> int:
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
-    from core.selftest import run_selftest
+    from batchmill.core.selftest import run_selftest
 
     report = run_selftest(progress=lambda message: print(message, file=sys.stderr))
     if args.json:
@@ -458,7 +458,7 @@ def _plain(value: Any) -> Any:
 
 
 if __name__ == "__main__":
-    from core.bootstrap import bootstrap
+    from batchmill.core.bootstrap import bootstrap
 
     bootstrap()
     sys.exit(main())

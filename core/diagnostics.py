@@ -6,8 +6,8 @@ import platform
 import sys
 from dataclasses import asdict, dataclass
 
-from core import __version__
-from core.bootstrap import is_frozen, workers_executable
+from batchmill.core import __version__
+from batchmill.core.bootstrap import is_frozen, workers_executable
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The engine: runs jobs on Batchmill's own pool of worker processes.
 
-  front end (GUI / CLI)         engine thread (this module)             backend (core.backends)
+  front end (GUI / CLI)         engine thread (this module)             backend (batchmill.core.backends)
   ---------------------         ---------------------------             -----------------------
   submit(JobSpec) ──prepare──▶  command queue ─┐                       local: own spawn workers,
   pause/resume/cancel/retry ─▶  (+ wake pipe)  │                         one Pipe + slot each
@@ -13,7 +13,7 @@
                                   Results  → JobRun → journal      ◀─────  Results per batch/0.1 s
                                   Lost     → pinned file fails,            Started for slow files
                                              the rest go out again         Progress from context
-  events queue ◀─────────────── frozen dataclasses (core.events)
+  events queue ◀─────────────── frozen dataclasses (batchmill.core.events)
 
 Why its own pool: ``multiprocessing.Pool`` loses the task of a worker that dies
 (``map()`` hangs for ever) and ``ProcessPoolExecutor`` breaks the whole pool.
@@ -41,18 +41,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from core.events import (
+from batchmill.core.events import (
     Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
     JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
-from core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
-from core.backends.local import LocalBackend
-from core.jobrun import JobRun
-from core.journal import Journal, pid_alive
-from core.messages import PayloadBroken, Progress, Results, RunBatch, Started
-from core.plan import PlanError
-from core.prepare import JobError, PreparedJob, prepare_again, prepare_new
-from core.spec import JobSpec
+from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
+from batchmill.core.backends.local import LocalBackend
+from batchmill.core.jobrun import JobRun
+from batchmill.core.journal import Journal, pid_alive
+from batchmill.core.messages import PayloadBroken, Progress, Results, RunBatch, Started
+from batchmill.core.plan import PlanError
+from batchmill.core.prepare import JobError, PreparedJob, prepare_again, prepare_new
+from batchmill.core.spec import JobSpec
 
 PROGRESS_EVERY_S = 0.1
 WORKER_STATUS_EVERY_S = 0.2
@@ -170,7 +170,7 @@ class Engine:
             self._wake_w.send_bytes(b"!")
 
     def _ensure_thread(self) -> None:
-        from core.bootstrap import refuse_in_worker
+        from batchmill.core.bootstrap import refuse_in_worker
 
         with self._start_lock:
             if self._thread is None or not self._thread.is_alive():
@@ -335,7 +335,7 @@ class _Loop:
         key = (spec.backend, spec.scheduler or "")
         backend = self.backends.get(key)
         if backend is None:
-            from core.backends.dask import open_dask_backend
+            from batchmill.core.backends.dask import open_dask_backend
 
             backend = open_dask_backend(spec.scheduler, self.scratch, self.emit)
             self.backends[key] = backend

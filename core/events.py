@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from core.messages import FailureKind  # defined with the worker's messages: workers never import this module
+from batchmill.core.messages import FailureKind  # defined with the worker's messages: workers never import this module
 
 
 class JobState(str, enum.Enum):

@@ -11,17 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.batching import BatchSizer
-from core.events import (
+from batchmill.core.batching import BatchSizer
+from batchmill.core.events import (
     Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState,
 )
-from core.journal import Journal, to_us
-from core.messages import Failure, Results
-from core.outputs import tmp_name_for, tmp_path_for
-from core.plan import SKIPPED, PlannedFile, iter_plan
-from core.prepare import PreparedJob
-from core.processors.base import Processor
-from core.spec import parse_halt
+from batchmill.core.journal import Journal, to_us
+from batchmill.core.messages import Failure, Results
+from batchmill.core.outputs import tmp_name_for, tmp_path_for
+from batchmill.core.plan import SKIPPED, PlannedFile, iter_plan
+from batchmill.core.prepare import PreparedJob
+from batchmill.core.processors.base import Processor
+from batchmill.core.spec import parse_halt
 
 JOURNAL_FLUSH_S = 0.5
 JOURNAL_FLUSH_ROWS = 5000

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.events import FileStatus, JobState
-from core.spec import JobSpec
+from batchmill.core.events import FileStatus, JobState
+from batchmill.core.spec import JobSpec
 
 BUSY_TIMEOUT_S = 60.0
 # The per-file records of file_records.data, by kind (durations in whole microseconds:

@@ -3,7 +3,7 @@
 Small frozen dataclasses, pickled by ``Connection.send``. Results travel in
 batches (one message per batch, or per ~0.1 s for slow batches) because a
 message per file would double the IPC cost on tiny files; which file a worker
-is on is published through a shared-memory slot instead (see ``core.pool``).
+is on is published through a shared-memory slot instead (see ``batchmill.core.pool``).
 
 A batch and its results are column by column (a tuple of ids, a tuple of
 paths, a tuple of durations ...), not a tuple of per-file objects: on tiny

@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from core.events import FileStatus
-from core.naming import render
-from core.outputs import free_name
-from core.processors.base import Processor, RootOutput
-from core.scan import Filter, iter_folder
-from core.spec import JobSpec, Overwrite
+from batchmill.core.events import FileStatus
+from batchmill.core.naming import render
+from batchmill.core.outputs import free_name
+from batchmill.core.processors.base import Processor, RootOutput
+from batchmill.core.scan import Filter, iter_folder
+from batchmill.core.spec import JobSpec, Overwrite
 
 
 class PlanError(ValueError):

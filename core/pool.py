@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from core.messages import RunBatch, Stop
-from core.worker import SLOT_FILE, SLOT_STARTED, worker_main
+from batchmill.core.messages import RunBatch, Stop
+from batchmill.core.worker import SLOT_FILE, SLOT_STARTED, worker_main
 
 JOIN_TIMEOUT_S = 5.0
 STOP_GRACE_S = 2.0

@@ -10,13 +10,13 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.events import FileStatus, JobState
-from core.journal import Journal, JobRecord
-from core.payload import PayloadError, dumps_checked, payload_key
-from core.plan import PlanError, plan_roots
-from core.processors import Processor, UnknownProcessor, get_processor
-from core.processors.base import ParamError, RootOutput, restore_params
-from core.spec import JobSpec
+from batchmill.core.events import FileStatus, JobState
+from batchmill.core.journal import Journal, JobRecord
+from batchmill.core.payload import PayloadError, dumps_checked, payload_key
+from batchmill.core.plan import PlanError, plan_roots
+from batchmill.core.processors import Processor, UnknownProcessor, get_processor
+from batchmill.core.processors.base import ParamError, RootOutput, restore_params
+from batchmill.core.spec import JobSpec
 
 
 class JobError(ValueError):

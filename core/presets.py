@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.journal import default_home
-from core.outputs import write_atomically
+from batchmill.core.journal import default_home
+from batchmill.core.outputs import write_atomically
 
 _SAFE_NAME = re.compile(r"^[\w][\w .+-]{0,79}$")
 

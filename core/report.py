@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from core.events import (
+from batchmill.core.events import (
     Event, FileFailed, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged, Log,
 )
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from core.outputs import is_tmp_name
+from batchmill.core.outputs import is_tmp_name
 
 
 class Filter:

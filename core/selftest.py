@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.diagnostics import collect
-from core.events import Event, JobFinished, JobState, WorkerStatus
-from core.processors.base import Processor
+from batchmill.core.diagnostics import collect
+from batchmill.core.events import Event, JobFinished, JobState, WorkerStatus
+from batchmill.core.processors.base import Processor
 
 FILES = 24
 WORKERS = 2
@@ -64,9 +64,9 @@ class Report:
 
 
 def run_selftest(progress: Callable[[str], None] = lambda _m: None) -> Report:
-    from core.engine import Engine
-    from core.prepare import PreparedJob
-    from core.spec import JobSpec
+    from batchmill.core.engine import Engine
+    from batchmill.core.prepare import PreparedJob
+    from batchmill.core.spec import JobSpec
 
     report = Report()
     with tempfile.TemporaryDirectory(prefix="batchmill-selftest-") as tmp:
@@ -93,7 +93,7 @@ def run_selftest(progress: Callable[[str], None] = lambda _m: None) -> Report:
             lam_spec = JobSpec("python", (str(data),), str(root / "lambda"), workers=WORKERS)
             proc = _LambdaProcessor()
             params = {"salt": "ok"}
-            from core.payload import dumps_checked, payload_key
+            from batchmill.core.payload import dumps_checked, payload_key
 
             payload = dumps_checked(proc.task(params), "the self-test lambda")
             job_id = "selftest" + format(int(time.time() * 1000) % 10**8, "08d")
@@ -145,7 +145,7 @@ def _read_manifest(path: Path) -> dict[str, str]:
 
 
 def _roots(spec: Any) -> list[Any]:
-    from core.processors.base import RootOutput
+    from batchmill.core.processors.base import RootOutput
 
     return [RootOutput(i, Path(p), True, Path(spec.output) / Path(p).name) for i, p in enumerate(spec.inputs)]
 

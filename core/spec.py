@@ -42,7 +42,7 @@ class JobSpec:
     max_files_per_worker: int | None = None
     halt_after: str | None = None  # "N" failures or "P%" of files
     name: str = ""
-    name_template: str | None = None  # output naming, e.g. "{stem}_small{ext}" (core.naming)
+    name_template: str | None = None  # output naming, e.g. "{stem}_small{ext}" (batchmill.core.naming)
     backend: str = "local"  # "local" (own process pool) or "dask"
     scheduler: str | None = None  # Dask scheduler address; None with backend "dask": a LocalCluster
 
@@ -61,7 +61,7 @@ class JobSpec:
         if self.halt_after is not None:
             parse_halt(self.halt_after)
         if self.name_template is not None:
-            from core.naming import check_template
+            from batchmill.core.naming import check_template
 
             check_template(self.name_template)
         if self.scheduler and self.backend == "local":

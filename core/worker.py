@@ -25,8 +25,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from core.context import ProcessorContext
-from core.messages import FailureKind, Failure, PayloadBroken, Progress, Results, RunBatch, Started, Stop
+from batchmill.core.context import ProcessorContext
+from batchmill.core.messages import FailureKind, Failure, PayloadBroken, Progress, Results, RunBatch, Started, Stop
 
 # Results of a long batch are flushed this often so progress stays live.
 FLUSH_INTERVAL_S = 0.1

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_options(argv: Sequence[str]) -> Options:
     """Check everything that can be checked before a window opens; raises UsageError."""
-    from core.processors import ParamError, UnknownProcessor, get_processor
+    from batchmill.core.processors import ParamError, UnknownProcessor, get_processor
 
     args = build_parser().parse_args(list(argv))
     params: dict[str, str] = {}
@@ -85,7 +85,7 @@ def parse_options(argv: Sequence[str]) -> Options:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from core.bootstrap import bootstrap, refuse_in_worker
+    from batchmill.core.bootstrap import bootstrap, refuse_in_worker
 
     bootstrap()
     try:
@@ -101,14 +101,14 @@ def run_window(options: Options) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.engine import Engine
-    from gui.bridge import Bridge
-    from gui.errors import ErrorReporter
-    from gui.gil import freeze_start_up_objects, share_the_gil
-    from gui.main_window import MainWindow
-    from gui.resources import app_icon
-    from gui.settings import Settings
-    from gui.startup_probe import report_first_paint, startup_probe
+    from batchmill.core.engine import Engine
+    from batchmill.gui.bridge import Bridge
+    from batchmill.gui.errors import ErrorReporter
+    from batchmill.gui.gil import freeze_start_up_objects, share_the_gil
+    from batchmill.gui.main_window import MainWindow
+    from batchmill.gui.resources import app_icon
+    from batchmill.gui.settings import Settings
+    from batchmill.gui.startup_probe import report_first_paint, startup_probe
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "batchmill"])
     assert isinstance(app, QApplication)
@@ -167,7 +167,7 @@ class _Outcome:
         self.finished = False
 
     def code(self, window: Any) -> int:
-        from core.events import JobState
+        from batchmill.core.events import JobState
 
         rows = window.bridge.jobs.jobs()
         states = {row.state for row in rows}

@@ -25,17 +25,17 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from core.engine import Engine, JobError
-from core.events import (
+from batchmill.core.engine import Engine, JobError
+from batchmill.core.events import (
     Event, FileFailed, FileProgress, FileStarted, FileStatus, JobFinished, JobProgress, JobQueued,
     JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
-from core.journal import FileRecord, JobRecord
-from core.processors.python_script import script_processor_name
-from core.spec import JobSpec
-from gui.formatting import describe_state, format_duration
-from gui.jobs_model import JobRow, JobsModel
-from gui.workers_model import WorkersModel
+from batchmill.core.journal import FileRecord, JobRecord
+from batchmill.core.processors.python_script import script_processor_name
+from batchmill.core.spec import JobSpec
+from batchmill.gui.formatting import describe_state, format_duration
+from batchmill.gui.jobs_model import JobRow, JobsModel
+from batchmill.gui.workers_model import WorkersModel
 
 TICK_MS = 50
 MAX_EVENTS_PER_TICK = 5000  # ~4x the event rate of tiny files on a fast machine, per tick

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from core.scan import Filter, iter_folder
+from batchmill.core.scan import Filter, iter_folder
 
 REPORT_EVERY_S = 0.25
 YIELD_EVERY = 512

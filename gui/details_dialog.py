@@ -12,10 +12,10 @@ from PySide6.QtWidgets import (
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from gui.bridge import Bridge, FailureRow
-from gui.formatting import describe_state, format_duration
-from gui.report_export import write_csv, write_json
-from gui.resources import icon
+from batchmill.gui.bridge import Bridge, FailureRow
+from batchmill.gui.formatting import describe_state, format_duration
+from batchmill.gui.report_export import write_csv, write_json
+from batchmill.gui.resources import icon
 
 SHOWN_FAILURES = 5000  # a table of 100,000 rows helps nobody; the export has them all
 RELOAD_DELAY_MS = 300

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.events import JobState
+from batchmill.core.events import JobState
 
 STATE_WORDS = {
     JobState.QUEUED: "queued",

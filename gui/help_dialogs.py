@@ -15,9 +15,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
-from core import __version__
-from core.diagnostics import collect
-from gui.resources import app_icon, icon
+from batchmill.core import __version__
+from batchmill.core.diagnostics import collect
+from batchmill.gui.resources import app_icon, icon
 
 SELFTEST_THREAD = "batchmill-selftest"
 PASS_STYLE = "color: #1e6b35; font-weight: bold;"
@@ -73,7 +73,7 @@ class AboutDialog(QDialog):
 
 
 class SelftestRunner(QObject):
-    """Runs core.selftest on a plain thread; Qt queues its signals to the GUI thread."""
+    """Runs batchmill.core.selftest on a plain thread; Qt queues its signals to the GUI thread."""
 
     progressed = Signal(str)
     finished = Signal(bool, str)  # passed, report text
@@ -96,7 +96,7 @@ class SelftestRunner(QObject):
             self.thread.join(timeout)
 
     def _run(self) -> None:
-        from core.selftest import run_selftest
+        from batchmill.core.selftest import run_selftest
 
         try:
             report = run_selftest(self.progressed.emit)

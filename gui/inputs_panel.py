@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from gui.counting import Counter, CountSignals
-from gui.resources import icon
+from batchmill.gui.counting import Counter, CountSignals
+from batchmill.gui.resources import icon
 
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 PLACEHOLDER = ("Drop folders or files here\n(or use Add folder… / Add files…)\n\n"

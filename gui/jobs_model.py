@@ -9,10 +9,10 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from core.events import JobState
-from gui.backend_field import describe_backend
-from gui.formatting import describe_state, format_count, format_duration, format_rate
-from gui.resources import icon
+from batchmill.core.events import JobState
+from batchmill.gui.backend_field import describe_backend
+from batchmill.gui.formatting import describe_state, format_count, format_duration, format_rate
+from batchmill.gui.resources import icon
 
 ProgressRole = Qt.ItemDataRole.UserRole + 1  # a float 0..1, or NO_PROGRESS, for the progress delegate
 # Not None: PySide6 6.12.0 drops a reference to None each time an empty QVariant comes back to

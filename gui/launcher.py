@@ -13,7 +13,7 @@ MISROUTED_EXIT = 3
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: bootstrap first, then dispatch."""
-    from core.bootstrap import bootstrap
+    from batchmill.core.bootstrap import bootstrap
 
     bootstrap()
     return dispatch(list(sys.argv[1:] if argv is None else argv))
@@ -25,14 +25,14 @@ def dispatch(args: list[str]) -> int:
     starting the app again."""
     if args and args[0].startswith("--multiprocessing"):
         print(f"batchmill: refusing to start: this is a worker process ({args[0]}) that reached the "
-              "app's entry point; the entry point must call core.bootstrap.bootstrap() first",
+              "app's entry point; the entry point must call batchmill.core.bootstrap.bootstrap() first",
               file=sys.stderr)
         return MISROUTED_EXIT
     if not args or args[0] == "gui":
-        from gui.app import main as gui_main
+        from batchmill.gui.app import main as gui_main
 
         return gui_main(args[1:] if args else [])
-    from core.cli import main as cli_main
+    from batchmill.core.cli import main as cli_main
 
     return cli_main(args)
 

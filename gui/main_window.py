@@ -15,21 +15,21 @@ from PySide6.QtWidgets import (
     QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from core.events import JobState
-from core.journal import JobRecord
-from core.processors import ParamError, Processor, all_processors
-from gui.bridge import Bridge, JobError, summarize
-from gui.details_dialog import DetailsDialog
-from gui.formatting import describe_state, format_rate
-from gui.help_dialogs import AboutDialog, SelftestDialog, SelftestRunner
-from gui.inputs_panel import InputsPanel, accept_paths
-from gui.params_form import FormError
-from gui.presets_menu import PresetsMenu
-from gui.queue_panel import QueuePanel
-from gui.resources import app_icon
-from gui.settings import Settings
-from gui.task_panel import TaskPanel
-from gui.workers_panel import LogView, WorkersView
+from batchmill.core.events import JobState
+from batchmill.core.journal import JobRecord
+from batchmill.core.processors import ParamError, Processor, all_processors
+from batchmill.gui.bridge import Bridge, JobError, summarize
+from batchmill.gui.details_dialog import DetailsDialog
+from batchmill.gui.formatting import describe_state, format_rate
+from batchmill.gui.help_dialogs import AboutDialog, SelftestDialog, SelftestRunner
+from batchmill.gui.inputs_panel import InputsPanel, accept_paths
+from batchmill.gui.params_form import FormError
+from batchmill.gui.presets_menu import PresetsMenu
+from batchmill.gui.queue_panel import QueuePanel
+from batchmill.gui.resources import app_icon
+from batchmill.gui.settings import Settings
+from batchmill.gui.task_panel import TaskPanel
+from batchmill.gui.workers_panel import LogView, WorkersView
 
 DEFAULT_SIZE = (1280, 800)
 NOTIFY_MS = 15_000

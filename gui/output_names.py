@@ -9,11 +9,11 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QWidget
 
-from core.naming import PLACEHOLDERS, TemplateError, check_template
-from core.plan import preview_output
-from core.processors import Processor
-from core.spec import JobSpec
-from gui.params_form import ERROR_STYLE, FormError
+from batchmill.core.naming import PLACEHOLDERS, TemplateError, check_template
+from batchmill.core.plan import preview_output
+from batchmill.core.processors import Processor
+from batchmill.core.spec import JobSpec
+from batchmill.gui.params_form import ERROR_STYLE, FormError
 
 EXAMPLE_INPUT = "photo.jpg"  # what the preview shows before any input is added
 HINT_STYLE = "color: palette(placeholder-text);"

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from core.processors import Param, ParamError, Processor
+from batchmill.core.processors import Param, ParamError, Processor
 
 TAKES_EXTRA_PARAMS = frozenset({"python"})
 INT_LIMIT = 2**31 - 1

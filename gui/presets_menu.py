@@ -9,11 +9,11 @@ from pathlib import Path
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMenu, QMessageBox, QWidget
 
-from core.presets import Preset, PresetError, delete_preset, list_presets, load_preset, save_preset
-from core.processors import ParamError
-from core.spec import Overwrite
-from gui.inputs_panel import InputsPanel
-from gui.task_panel import SCRIPT_PARAMS, TaskPanel, job_processor
+from batchmill.core.presets import Preset, PresetError, delete_preset, list_presets, load_preset, save_preset
+from batchmill.core.processors import ParamError
+from batchmill.core.spec import Overwrite
+from batchmill.gui.inputs_panel import InputsPanel
+from batchmill.gui.task_panel import SCRIPT_PARAMS, TaskPanel, job_processor
 
 Notify = Callable[[str], None]
 

@@ -6,7 +6,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
 
-from gui.jobs_model import NO_PROGRESS, ProgressRole
+from batchmill.gui.jobs_model import NO_PROGRESS, ProgressRole
 
 STEPS = 1000
 

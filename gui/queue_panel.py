@@ -9,13 +9,13 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QStyle, QTableView, QVBoxLayout, QWidget,
 )
 
-from core.events import JobState
-from gui.bridge import Bridge, JobError
-from gui.formatting import STATE_WORDS
-from gui.jobs_model import Column, JobRow
-from gui.progress_delegate import ProgressDelegate
-from gui.resources import icon
-from gui.views import PlaceholderTableView
+from batchmill.core.events import JobState
+from batchmill.gui.bridge import Bridge, JobError
+from batchmill.gui.formatting import STATE_WORDS
+from batchmill.gui.jobs_model import Column, JobRow
+from batchmill.gui.progress_delegate import ProgressDelegate
+from batchmill.gui.resources import icon
+from batchmill.gui.views import PlaceholderTableView
 
 PAUSABLE = {JobState.RUNNING}
 RESUMABLE = {JobState.PAUSED, JobState.INTERRUPTED, JobState.CANCELLED, JobState.HALTED}

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.journal import FileRecord, JobRecord
+from batchmill.core.journal import FileRecord, JobRecord
 
 CSV_FIELDS = ("input", "output", "state", "kind", "error", "attempts", "duration_s", "traceback")
 

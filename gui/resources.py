@@ -1,47 +1,38 @@
 """The one way the GUI finds its files (icons, the application icon), frozen or not.
 
-A PyInstaller bundle unpacks data next to ``sys._MEIPASS`` (one-file) or the
-executable (one-folder); a source checkout or an editable install has them in
-``resources/`` beside the ``gui`` package; an installed wheel may put them
-under ``<prefix>/share/batchmill``. Every lookup goes through ``asset_path``.
+They are package data of ``batchmill.resources`` (the repository's ``resources/`` folder),
+read with ``importlib.resources``: the same lookup serves a wheel, an editable install and
+the frozen bundle (PyInstaller collects them as ``batchmill/resources``).
 """
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
 APP_ICON = "batchmill.svg"
+PACKAGE = "batchmill.resources"
 
 
 class AssetMissing(FileNotFoundError):
     pass
 
 
-def asset_roots() -> list[Path]:
-    """Folders that may hold ``resources/``, most specific first."""
-    roots: list[Path] = []
-    if getattr(sys, "frozen", False):
-        bundle = getattr(sys, "_MEIPASS", None)
-        if bundle:
-            roots.append(Path(bundle) / "resources")
-        roots.append(Path(sys.executable).resolve().parent / "resources")
-    roots.append(Path(__file__).resolve().parent.parent / "resources")
-    roots.append(Path(sys.prefix) / "share" / "batchmill" / "resources")
-    return roots
+def resources_root() -> Path:
+    """The folder holding the package's resources. Qt reads files by path, and every way
+    Batchmill is installed (wheel, editable, frozen) keeps package data as real files."""
+    return Path(str(files(PACKAGE)))
 
 
 def asset_path(name: str) -> Path:
     """The path of a resource such as ``"icons/start.svg"``; raises AssetMissing naming where it looked."""
-    for root in asset_roots():
-        candidate = root / name
-        if candidate.is_file():
-            return candidate
-    looked = ", ".join(str(r) for r in asset_roots())
-    raise AssetMissing(f"resource {name!r} not found (looked in {looked})")
+    candidate = resources_root() / name
+    if candidate.is_file():
+        return candidate
+    raise AssetMissing(f"resource {name!r} not found (looked in {resources_root()}, the package {PACKAGE})")
 
 
 @lru_cache(maxsize=None)

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from core.journal import default_home
+from batchmill.core.journal import default_home
 
 GEOMETRY = "window/geometry"
 SPLITTERS = "window/splitters"

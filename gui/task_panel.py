@@ -16,13 +16,13 @@ from PySide6.QtWidgets import (
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from core.processors import ParamError, Processor
-from core.processors.script import ScriptProcessor, load_script_processor
-from core.spec import JobSpec, Overwrite, default_workers
-from gui.backend_field import BackendField
-from gui.output_names import OutputNamesField
-from gui.params_form import ERROR_STYLE, FormError, ParamsForm
-from gui.resources import icon
+from batchmill.core.processors import ParamError, Processor
+from batchmill.core.processors.script import ScriptProcessor, load_script_processor
+from batchmill.core.spec import JobSpec, Overwrite, default_workers
+from batchmill.gui.backend_field import BackendField
+from batchmill.gui.output_names import OutputNamesField
+from batchmill.gui.params_form import ERROR_STYLE, FormError, ParamsForm
+from batchmill.gui.resources import icon
 
 OVERWRITE_LABELS = {
     Overwrite.SKIP: "Skip files whose output exists",

@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from gui.formatting import format_duration
-from gui.jobs_model import NO_PROGRESS, ProgressRole
+from batchmill.gui.formatting import format_duration
+from batchmill.gui.jobs_model import NO_PROGRESS, ProgressRole
 
 NEAR_TIMEOUT = 0.75  # share of the timeout after which a file is flagged
 NEAR_TIMEOUT_BACKGROUND = QColor("#fde2b8")

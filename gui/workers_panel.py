@@ -7,9 +7,9 @@ import time
 from PySide6.QtGui import QColor, QTextCharFormat
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QPlainTextEdit, QWidget
 
-from gui.progress_delegate import ProgressDelegate
-from gui.views import PlaceholderTableView
-from gui.workers_model import WorkerColumn, WorkersModel
+from batchmill.gui.progress_delegate import ProgressDelegate
+from batchmill.gui.views import PlaceholderTableView
+from batchmill.gui.workers_model import WorkerColumn, WorkersModel
 
 LOG_LINES_KEPT = 5000
 LEVEL_COLORS = {"error": QColor("#b3261e"), "warning": QColor("#8a5a00")}

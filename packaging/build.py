@@ -9,12 +9,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+# The import package as pyproject maps it from the repository's folders (package-dir):
+# PyInstaller's analysis follows sys.path, so it is given the package laid out as installed.
+PACKAGE_DIRS = {"batchmill": "core/toplevel", "batchmill/core": "core", "batchmill/gui": "gui",
+                "batchmill/resources": "resources"}
+NOT_PACKAGED = ("__pycache__", "*.pyc", "toplevel", "screenshots")
+
+
+def lay_out_package(root: Path | None = None) -> Path:
+    """Copy the sources into ``root/batchmill/…`` as an install would lay them out; returns
+    ``root``, the folder to put on the analysis's path."""
+    root = root or REPO / "build" / "package-root"
+    shutil.rmtree(root, ignore_errors=True)
+    for target, source in PACKAGE_DIRS.items():
+        shutil.copytree(REPO / source, root / target, ignore=shutil.ignore_patterns(*NOT_PACKAGED),
+                        dirs_exist_ok=True)
+    return root
 
 
 def bundle_size(path: Path) -> int:

@@ -5,12 +5,12 @@ worker process is this same executable started with ``--multiprocessing-fork``,
 and ``bootstrap()`` (``multiprocessing.freeze_support()``) turns it into a
 worker there and then, instead of a second copy of the app."""
 
-from core.bootstrap import bootstrap
+from batchmill.core.bootstrap import bootstrap
 
 bootstrap()
 
 import sys  # noqa: E402
 
-from gui.launcher import dispatch  # noqa: E402
+from batchmill.gui.launcher import dispatch  # noqa: E402
 
 sys.exit(dispatch(sys.argv[1:]))

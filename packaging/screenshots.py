@@ -94,7 +94,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="batchmill-screens-"))
     os.environ["BATCHMILL_HOME"] = str(work / "home")
     sys.path.insert(0, str(ROOT))
-    from core.bootstrap import bootstrap
+    from batchmill.core.bootstrap import bootstrap
 
     bootstrap()
     try:
@@ -107,11 +107,11 @@ def take_screenshots(work: Path, out: Path) -> int:
     from PySide6.QtCore import QSize
     from PySide6.QtWidgets import QApplication
 
-    from core.engine import Engine
-    from gui.bridge import Bridge
-    from gui.main_window import MainWindow
-    from gui.resources import app_icon
-    from gui.settings import Settings
+    from batchmill.core.engine import Engine
+    from batchmill.gui.bridge import Bridge
+    from batchmill.gui.main_window import MainWindow
+    from batchmill.gui.resources import app_icon
+    from batchmill.gui.settings import Settings
 
     app = QApplication.instance() or QApplication(["batchmill"])
     assert isinstance(app, QApplication)

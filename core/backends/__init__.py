@@ -4,6 +4,6 @@
 - ``dask``: a ``dask.distributed`` cluster (optional extra ``batchmill[dask]``).
 """
 
-from core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
+from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
 
 __all__ = ["Backend", "BackendSettings", "Lost", "WorkerGone", "WorkerNow"]

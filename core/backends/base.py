@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from core.messages import Failure, RunBatch
+from batchmill.core.messages import Failure, RunBatch
 
 
 @dataclass(frozen=True, slots=True)

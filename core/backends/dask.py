@@ -20,7 +20,7 @@ elsewhere (outputs are replaced atomically, so a file done twice is harmless and
 the engine counts it once). Only when Dask gives up (``KilledWorker``) does the
 batch come back as ``Lost``, naming the last file it was seen on.
 
-What runs inside the Dask workers is in ``core.backends.dask_worker``. Nothing here
+What runs inside the Dask workers is in ``batchmill.core.backends.dask_worker``. Nothing here
 is imported unless a job asks for Dask: the default install has none.
 """
 
@@ -39,13 +39,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
-from core.backends.dask_worker import (
+from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
+from batchmill.core.backends.dask_worker import (
     BatchReport, OnFile, WorkerNews, abort_batches, probe_paths, run_batch, stop_idle_workers,
 )
-from core.events import Event, FailureKind, Log
-from core.messages import Failure, PayloadBroken, Results, RunBatch, Started
-from core.prepare import JobError
+from batchmill.core.events import Event, FailureKind, Log
+from batchmill.core.messages import Failure, PayloadBroken, Results, RunBatch, Started
+from batchmill.core.prepare import JobError
 
 NEEDS_DASK = "the dask backend needs Dask: pip install 'batchmill[dask]'"
 UNREACHABLE_HINT = "inputs and the output folder must be reachable from every Dask worker, e.g. on a shared file system"

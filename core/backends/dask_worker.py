@@ -1,4 +1,4 @@
-"""What runs inside a Dask worker for the Dask backend (``core.backends.dask``).
+"""What runs inside a Dask worker for the Dask backend (``batchmill.core.backends.dask``).
 
 Each batch becomes one Dask task, ``run_batch``. It hands the batch to a
 Batchmill worker process of its own — the local pool's ``worker_main``, kept by a
@@ -30,8 +30,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.backends.base import BackendSettings, Lost
-from core.messages import PayloadBroken, Progress, Results, RunBatch, Started
+from batchmill.core.backends.base import BackendSettings, Lost
+from batchmill.core.messages import PayloadBroken, Progress, Results, RunBatch, Started
 
 POLL_S = 0.1  # how soon a running batch notices an abort
 ABORT_WAIT_S = 5.0  # for a killed Batchmill worker to be gone
@@ -78,7 +78,7 @@ class _Keeper:
     """The Batchmill worker of one Dask worker thread: a LocalBackend with one worker."""
 
     slot: int
-    backend: Any  # core.backends.local.LocalBackend
+    backend: Any  # batchmill.core.backends.local.LocalBackend
     lock: threading.Lock = field(default_factory=threading.Lock)  # held while a batch runs
     running: tuple[str, int] | None = None  # (topic, batch id) it runs now
     closed: bool = False  # stopped by stop_idle_workers: the thread makes a new one
@@ -115,7 +115,7 @@ def _keeper_for_this_thread(scratch_root: str) -> _Keeper:
     with _keepers_lock:
         keeper = _keepers.get(ident)
         if keeper is None:
-            from core.backends.local import LocalBackend
+            from batchmill.core.backends.local import LocalBackend
 
             # Slots are the thread's row in the workers panel: the smallest free one, so a Dask
             # worker with N threads shows N rows however often its keepers are stopped.
@@ -135,7 +135,7 @@ class _ChildrenAllowed:
     daemonic process, because a daemonic process is killed at its parent's exit
     and would leave its own children orphaned. Ours cannot be orphaned: a
     Batchmill worker watches its parent's sentinel and exits the moment the
-    parent is gone (``core.worker._read_forever``), and being daemonic itself it
+    parent is gone (``batchmill.core.worker._read_forever``), and being daemonic itself it
     is also stopped at this process's normal exit. So the flag is cleared while
     a thread may start one, and restored after — counted, because several
     threads of one Dask worker may be in here at once.

@@ -12,10 +12,10 @@ import time
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
-from core.events import FailureKind
-from core.messages import Failure, PayloadBroken, Results, RunBatch
-from core.pool import WorkerHandle, WorkerPool, describe_exit
+from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
+from batchmill.core.events import FailureKind
+from batchmill.core.messages import Failure, PayloadBroken, Results, RunBatch
+from batchmill.core.pool import WorkerHandle, WorkerPool, describe_exit
 
 BATCHES_PER_WORKER = 2  # one running, one waiting in the pipe: no idle gap between batches
 

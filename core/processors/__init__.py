@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from core.processors.base import Param, ParamError, Processor, RootOutput
+from batchmill.core.processors.base import Param, ParamError, Processor, RootOutput
 
 ENTRY_POINT_GROUP = "batchmill.processors"
 
@@ -15,10 +15,10 @@ class UnknownProcessor(LookupError):
 
 
 def _builtins() -> list[Processor]:
-    from core.processors.checksum import ChecksumProcessor
-    from core.processors.command import CommandProcessor
-    from core.processors.image import ImageProcessor
-    from core.processors.python_script import PythonProcessor
+    from batchmill.core.processors.checksum import ChecksumProcessor
+    from batchmill.core.processors.command import CommandProcessor
+    from batchmill.core.processors.image import ImageProcessor
+    from batchmill.core.processors.python_script import PythonProcessor
 
     return [ChecksumProcessor(), ImageProcessor(), CommandProcessor(), PythonProcessor()]
 

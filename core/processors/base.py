@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.context import ProcessorContext
+from batchmill.core.context import ProcessorContext
 
 TaskFn = Callable[[Path, "Path | None", ProcessorContext], Any]
 TRUE_WORDS = {"1", "true", "yes", "on", "y"}

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.context import ProcessorContext
-from core.outputs import write_atomically
-from core.processors.base import Param, Processor, RootOutput
+from batchmill.core.context import ProcessorContext
+from batchmill.core.outputs import write_atomically
+from batchmill.core.processors.base import Param, Processor, RootOutput
 
 ALGORITHMS = ("sha256", "md5", "sha1", "sha512", "blake2b")
 MANIFEST_NAMES = {"sha256": "SHA256SUMS", "md5": "MD5SUMS", "sha1": "SHA1SUMS",
@@ -32,7 +32,7 @@ class FileHasher:
 
     Reads with plain ``os.open``/``os.read``: a file object and its buffer cost more than
     hashing a 4 KiB file. Takes str paths and reports the input's size itself
-    (``raw_paths``, see ``core.worker``), so the worker makes no stat of its own."""
+    (``raw_paths``, see ``batchmill.core.worker``), so the worker makes no stat of its own."""
 
     raw_paths = True
 

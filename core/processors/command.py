@@ -43,8 +43,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
-from core.context import ProcessorContext
-from core.processors.base import Param, ParamError, Processor
+from batchmill.core.context import ProcessorContext
+from batchmill.core.processors.base import Param, ParamError, Processor
 
 PLACEHOLDER = re.compile(r"\{(input|output|stem|name|ext)\}")
 STDERR_TAIL_LINES = 20

@@ -34,8 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.context import ProcessorContext
-from core.processors.base import Param, ParamError, Processor
+from batchmill.core.context import ProcessorContext
+from batchmill.core.processors.base import Param, ParamError, Processor
 
 if TYPE_CHECKING:
     from PIL.Image import Image

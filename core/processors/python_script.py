@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.context import ProcessorContext
-from core.payload import PayloadError, dumps_checked
-from core.processors.base import Param, ParamError, Processor, convert_value
+from batchmill.core.context import ProcessorContext
+from batchmill.core.payload import PayloadError, dumps_checked
+from batchmill.core.processors.base import Param, ParamError, Processor, convert_value
 
 FIXED_ARGS = ("src", "dst", "context")
 SCRIPT_RUN_NAME = "__batchmill_script__"

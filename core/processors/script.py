@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from core.processors.base import Param, ParamError, Processor
-from core.processors.python_script import PythonProcessor, function_params, load_function
+from batchmill.core.processors.base import Param, ParamError, Processor
+from batchmill.core.processors.python_script import PythonProcessor, function_params, load_function
 
 _SPHINX = re.compile(r"^\s*:param\s+(?:\w+\s+)?(\w+):\s*(.+)$")
 _GOOGLE = re.compile(r"^\s{2,}(\w+)\s*(?:\([^)]*\))?:\s*(.+)$")

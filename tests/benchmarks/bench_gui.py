@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "batchmill-bench-gui")
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from core.bootstrap import bootstrap
+    from batchmill.core.bootstrap import bootstrap
 
     bootstrap()
     data = make_tiny_files(args.data / "in", args.files, size=args.size)
@@ -95,7 +95,7 @@ def env_for(home: Path) -> dict[str, str]:
 
 
 def last_job_elapsed(home: Path) -> float:
-    from core.journal import Journal
+    from batchmill.core.journal import Journal
 
     journal = Journal(home)
     try:
@@ -117,7 +117,7 @@ def time_cli(data: Path, out: Path, home: Path, workers: int) -> tuple[float, fl
 def time_gui_command(data: Path, out: Path, home: Path, workers: int) -> tuple[float, float]:
     from PySide6.QtCore import QByteArray
 
-    from gui.settings import Settings
+    from batchmill.gui.settings import Settings
 
     home.mkdir(parents=True, exist_ok=True)
     # The window has no --workers option: its worker count is a setting, as an operator would leave it.
@@ -135,20 +135,20 @@ def run_in_window(data: Path, out: Path, home: Path, workers: int) -> WindowRun:
     from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from core.engine import Engine
-    from gui.bridge import Bridge
-    from gui.gil import freeze_start_up_objects, share_the_gil
-    from gui.jobs_model import Column
-    from gui.main_window import MainWindow
-    from gui.settings import Settings
+    from batchmill.core.engine import Engine
+    from batchmill.gui.bridge import Bridge
+    from batchmill.gui.gil import freeze_start_up_objects, share_the_gil
+    from batchmill.gui.jobs_model import Column
+    from batchmill.gui.main_window import MainWindow
+    from batchmill.gui.settings import Settings
 
     app = QApplication.instance() or QApplication(["bench"])
-    share_the_gil()  # as gui.app does
-    engine = Engine(home, file_events=False)  # as gui.app makes it
+    share_the_gil()  # as batchmill.gui.app does
+    engine = Engine(home, file_events=False)  # as batchmill.gui.app makes it
     window = MainWindow(Bridge(engine), Settings(home))
     try:
         window.show()
-        freeze_start_up_objects()  # as gui.app does
+        freeze_start_up_objects()  # as batchmill.gui.app does
         drop_folder(window.inputs.drop_area, data)
         window.task.set_processor("checksum")
         window.task.set_output(str(out))

@@ -29,7 +29,7 @@ def byte_compile_batchmill() -> None:
 def batchmill_command() -> list[str]:
     byte_compile_batchmill()
     script = Path(sys.executable).with_name("batchmill")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "gui.launcher"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "batchmill.gui.launcher"]
 
 
 def make_tiny_files(folder: Path, count: int, size: int = 4096, per_dir: int = 1000) -> Path:

@@ -26,7 +26,7 @@ STOP_GRACE_S = 10.0
 
 
 def batchmill(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gui.launcher", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", *args], capture_output=True, text=True,
                           timeout=90, cwd=cwd)
 
 
@@ -141,12 +141,12 @@ def test_a_local_run_never_imports_dask(tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "in", 5)
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}  # inherited by the worker processes too
 
-    result = subprocess.run([sys.executable, "-m", "gui.launcher", "run", "checksum", str(folder), "--output",
+    result = subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", "run", "checksum", str(folder), "--output",
                              str(tmp_path / "out"), "--workers", "2", "--quiet"],
                             capture_output=True, text=True, timeout=90, env=env)
 
     assert result.returncode == 0, result.stderr
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
                 if line.startswith("import time:")]
-    assert imported.count("core.worker") == 3, "the import log should cover the CLI and both worker processes"
+    assert imported.count("batchmill.core.worker") == 3, "the import log should cover the CLI and both worker processes"
     assert [name for name in imported if name.split(".")[0] in ("dask", "distributed")] == []

@@ -30,7 +30,7 @@ def batchmill_command() -> list[str]:
     console_script = Path(sys.executable).with_name("batchmill")
     if console_script.exists():
         return [str(console_script)]
-    return [sys.executable, "-m", "gui.launcher"]
+    return [sys.executable, "-m", "batchmill.gui.launcher"]
 
 
 def make_tiny_inputs(folder: Path, count: int) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from core.presets import Preset, save_preset
+from batchmill.core.presets import Preset, save_preset
 
 
 def batchmill(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     script = Path(sys.executable).with_name("batchmill")
-    argv = [str(script)] if script.exists() else [sys.executable, "-m", "gui.launcher"]
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "batchmill.gui.launcher"]
     return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=timeout,
                           env=env or dict(os.environ))
 
@@ -85,7 +85,7 @@ PLUGIN = textwrap.dedent('''
     import functools
     from pathlib import Path
 
-    from core.processors.base import Param, Processor
+    from batchmill.core.processors.base import Param, Processor
 
 
     def reverse_file(src, dst, context, *, repeat=1):

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from core.outputs import is_tmp_name, tmp_path_for
+from batchmill.core.outputs import is_tmp_name, tmp_path_for
 
 SCRIPT = Path(__file__).parent / "scripts" / "journal_slow_copy.py"
 FILE_COUNT = 300
@@ -38,7 +38,7 @@ def batchmill_command() -> list[str]:
     console_script = Path(sys.executable).with_name("batchmill")
     if console_script.exists():
         return [str(console_script)]
-    return [sys.executable, "-m", "gui.launcher"]
+    return [sys.executable, "-m", "batchmill.gui.launcher"]
 
 
 def make_inputs(folder: Path, count: int) -> dict[str, bytes]:

@@ -27,7 +27,7 @@ def batchmill_command() -> list[str]:
     console_script = Path(sys.executable).with_name("batchmill")
     if console_script.exists():
         return [str(console_script)]
-    return [sys.executable, "-m", "gui.launcher"]
+    return [sys.executable, "-m", "batchmill.gui.launcher"]
 
 
 def run_batchmill(*args: str) -> subprocess.CompletedProcess[str]:

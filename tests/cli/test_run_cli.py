@@ -21,7 +21,7 @@ JSON_KEYS = {"job_id": str, "state": str, "total": int, "done": int, "failed": i
 
 
 def batchmill(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gui.launcher", *args], capture_output=True, text=True, timeout=90)
+    return subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", *args], capture_output=True, text=True, timeout=90)
 
 
 def make_folder(folder: Path, names: list[str]) -> Path:

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from core.engine import Engine
-from core.events import Event, FailureKind, FileFailed, FileStatus, JobFinished, JobState
-from core.spec import JobSpec
+from batchmill.core.engine import Engine
+from batchmill.core.events import Event, FailureKind, FileFailed, FileStatus, JobFinished, JobState
+from batchmill.core.spec import JobSpec
 
 from targets import BAD_PREFIX, expected_output
 

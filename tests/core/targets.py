@@ -5,7 +5,7 @@ other file well: its output is the input upper-cased (``expected_output``), and 
 worker's pid so a test can tell from the journal which process handled which file.
 
 The processors below wrap the targets so the Engine can run them by name; ``register`` makes
-them visible to ``core.processors.get_processor`` through the plug-in hook (the outermost edge,
+them visible to ``batchmill.core.processors.get_processor`` through the plug-in hook (the outermost edge,
 standing in for the ``batchmill.processors`` entry-point group).
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-import core.processors
-from core.context import ProcessorContext
-from core.processors.base import Param, Processor
+import batchmill.core.processors
+from batchmill.core.context import ProcessorContext
+from batchmill.core.processors.base import Param, Processor
 
 BAD_PREFIX = "bad"
 HANG_S = 60.0  # far longer than any test waits: only a kill ends it
@@ -189,4 +189,4 @@ TEST_PROCESSORS: tuple[Processor, ...] = (
 
 def register(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the test processors available by name, as an installed plug-in would be."""
-    monkeypatch.setattr(core.processors, "_plugins", lambda: (list(TEST_PROCESSORS), []))
+    monkeypatch.setattr(batchmill.core.processors, "_plugins", lambda: (list(TEST_PROCESSORS), []))

@@ -26,7 +26,7 @@ ODD_NAMES = ["with space.txt", "it's.txt", 'say "hi".txt', "ünïcødé ✓ 名�
 
 
 def batchmill(*args: str, cwd: Path | None = None, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
-    command = [*prefix, sys.executable, "-m", "gui.launcher", *args]
+    command = [*prefix, sys.executable, "-m", "batchmill.gui.launcher", *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=90)
 
 

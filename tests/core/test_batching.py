@@ -1,8 +1,8 @@
-"""Batch sizes follow the measured time per file (core.batching)."""
+"""Batch sizes follow the measured time per file (batchmill.core.batching)."""
 
 from __future__ import annotations
 
-from core.batching import FIRST_BATCH, MAX_BATCH, TARGET_S, BatchSizer
+from batchmill.core.batching import FIRST_BATCH, MAX_BATCH, TARGET_S, BatchSizer
 
 
 def test_the_first_batch_is_small_until_a_file_has_been_timed() -> None:

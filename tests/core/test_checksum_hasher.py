@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.context import ProcessorContext
-from core.processors.checksum import ALGORITHMS, PROGRESS_FROM_BYTES, FileHasher
-from core.worker import describe_exception
+from batchmill.core.context import ProcessorContext
+from batchmill.core.processors.checksum import ALGORITHMS, PROGRESS_FROM_BYTES, FileHasher
+from batchmill.core.worker import describe_exception
 
 
 def context_for(tmp_path: Path, sent: list[tuple[float | None, str]] | None = None) -> ProcessorContext:
@@ -82,5 +82,5 @@ def test_a_folder_in_place_of_a_file_fails_naming_the_file(tmp_path: Path) -> No
 
 def test_it_travels_by_reference_with_its_algorithm() -> None:
     data = pickle.dumps(FileHasher("md5"))
-    assert b"core.processors.checksum" in data and b"dill" not in data
+    assert b"batchmill.core.processors.checksum" in data and b"dill" not in data
     assert pickle.loads(data).algorithm == "md5"

@@ -18,9 +18,9 @@ from typing import Any
 import psutil
 import pytest
 
-from core.processors import get_processor
-from core.processors.base import ParamError
-from core.processors.command import (
+from batchmill.core.processors import get_processor
+from batchmill.core.processors.base import ParamError
+from batchmill.core.processors.command import (
     GUARDIAN_MARK, CommandError, CommandProcessor, fill_placeholders, run_command, split_command,
 )
 
@@ -59,7 +59,7 @@ class RecordingContext:
 
 
 def batchmill(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PYTHON, "-m", "gui.launcher", *args], capture_output=True, text=True, timeout=90,
+    return subprocess.run([PYTHON, "-m", "batchmill.gui.launcher", *args], capture_output=True, text=True, timeout=90,
                           cwd=cwd)
 
 

@@ -21,14 +21,14 @@ import pytest
 pytest.importorskip("distributed", reason="the dask extra is not installed: pip install 'batchmill[dask]'")
 
 import targets  # noqa: E402
-from core.backends.base import BackendSettings  # noqa: E402
-from core.backends.dask import DaskBackend, open_dask_backend  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from core.events import (  # noqa: E402
+from batchmill.core.backends.base import BackendSettings  # noqa: E402
+from batchmill.core.backends.dask import DaskBackend, open_dask_backend  # noqa: E402
+from batchmill.core.engine import Engine  # noqa: E402
+from batchmill.core.events import (  # noqa: E402
     FailureKind, FileFinished, FileStatus, JobState, Log, WorkerExited, WorkerStatus,
 )
-from core.prepare import JobError  # noqa: E402
-from core.spec import JobSpec  # noqa: E402
+from batchmill.core.prepare import JobError  # noqa: E402
+from batchmill.core.spec import JobSpec  # noqa: E402
 from engine_driver import (  # noqa: E402
     Recorder, assert_one_failure, assert_outputs, leftovers, make_inputs, pids_alive, run_job,
 )
@@ -93,7 +93,7 @@ def test_checksum_manifest_is_the_same_on_dask(engine: Engine, tmp_path: Path) -
 
 def test_image_outputs_are_the_same_on_dask(engine: Engine, tmp_path: Path) -> None:
     image = pytest.importorskip("PIL.Image", reason="the image extra (Pillow) is not installed")
-    pytest.importorskip("core.processors.image", reason="the image processor is not in this build")
+    pytest.importorskip("batchmill.core.processors.image", reason="the image processor is not in this build")
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(6):
@@ -274,7 +274,7 @@ def test_dask_workers_sharing_a_machine_probe_a_new_output_folder_at_once(tmp_pa
     removal must not fail another's probe (as it did, now and then, on a 2-worker LocalCluster)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.backends.dask_worker import probe_paths
+    from batchmill.core.backends.dask_worker import probe_paths
 
     (tmp_path / "in").mkdir()
     for round_ in range(30):

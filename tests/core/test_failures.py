@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 import targets
-from core.engine import Engine
-from core.events import (
+from batchmill.core.engine import Engine
+from batchmill.core.events import (
     FailureKind, FileFailed, FileFinished, FileStarted, FileStatus, JobFinished, JobState, JobStateChanged,
     WorkerExited, WorkerStatus,
 )
-from core.spec import JobSpec
+from batchmill.core.spec import JobSpec
 from engine_driver import (
     START_METHODS, Recorder, assert_one_failure, assert_outputs, iter_results, leftovers, make_inputs,
     pids_alive, prepare_start_method, run_job,

@@ -15,9 +15,9 @@ import pytest
 PIL = pytest.importorskip("PIL")
 from PIL import Image, ImageCms  # noqa: E402
 
-from core.processors import get_processor  # noqa: E402
-from core.processors.base import ParamError  # noqa: E402
-from core.processors.image import convert_image  # noqa: E402
+from batchmill.core.processors import get_processor  # noqa: E402
+from batchmill.core.processors.base import ParamError  # noqa: E402
+from batchmill.core.processors.image import convert_image  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -113,7 +113,7 @@ def close_to(colour: tuple[int, ...], expected: tuple[int, ...], slack: int = 40
 
 
 def batchmill(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gui.launcher", *args], capture_output=True, text=True, timeout=90)
+    return subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", *args], capture_output=True, text=True, timeout=90)
 
 
 @pytest.fixture
@@ -460,7 +460,7 @@ def test_without_pillow_the_job_is_refused_with_how_to_install_it(monkeypatch: p
 
 def test_core_imports_and_lists_processors_without_pillow() -> None:
     code = ("import sys; sys.modules['PIL'] = None\n"
-            "from core.processors import all_processors\n"
+            "from batchmill.core.processors import all_processors\n"
             "print(sorted(all_processors()))")
 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from core.events import FileStatus, JobState
-from core.journal import Journal, default_home
-from core.spec import JobSpec, Overwrite
+from batchmill.core.events import FileStatus, JobState
+from batchmill.core.journal import Journal, default_home
+from batchmill.core.spec import JobSpec, Overwrite
 
 DEAD_PID = 4_194_305  # above the largest pid_max Linux allows: never a live process
 

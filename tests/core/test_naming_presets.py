@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from core.naming import TemplateError, check_template, render
-from core.plan import PlanError, iter_plan, plan_roots, preview_output
-from core.presets import Preset, PresetError, delete_preset, list_presets, load_preset, save_preset
-from core.processors import get_processor
-from core.processors.base import ParamError
-from core.processors.script import load_script_processor, param_help
-from core.spec import JobSpec
+from batchmill.core.naming import TemplateError, check_template, render
+from batchmill.core.plan import PlanError, iter_plan, plan_roots, preview_output
+from batchmill.core.presets import Preset, PresetError, delete_preset, list_presets, load_preset, save_preset
+from batchmill.core.processors import get_processor
+from batchmill.core.processors.base import ParamError
+from batchmill.core.processors.script import load_script_processor, param_help
+from batchmill.core.spec import JobSpec
 
 
 @pytest.mark.parametrize(("template", "name", "out", "expected"), [

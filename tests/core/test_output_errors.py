@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import Engine
-from core.events import Event, FailureKind, FileFailed, FileStatus, JobFinished, JobState, WorkerExited
-from core.outputs import is_tmp_name
-from core.spec import JobSpec
+from batchmill.core.engine import Engine
+from batchmill.core.events import Event, FailureKind, FileFailed, FileStatus, JobFinished, JobState, WorkerExited
+from batchmill.core.outputs import is_tmp_name
+from batchmill.core.spec import JobSpec
 
 SCRIPTS = Path(__file__).parents[1] / "cli" / "scripts"
 FSIZE_SCRIPT = SCRIPTS / "journal_fsize.py"
@@ -97,7 +97,7 @@ def test_output_too_large_fails_that_file_and_the_others_complete(engine: Engine
 def test_cli_reports_the_unwritable_output_and_exits_1(tmp_path: Path) -> None:
     contents = make_inputs(tmp_path / "in")
     out_folder = tmp_path / "out" / "in"
-    command = [sys.executable, "-m", "gui.launcher", "run", "python", str(tmp_path / "in"),
+    command = [sys.executable, "-m", "batchmill.gui.launcher", "run", "python", str(tmp_path / "in"),
                "--output", str(tmp_path / "out"), "--workers", "2",
                "--param", f"script={FSIZE_SCRIPT}", "--param", f"limit={LIMIT}"]
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from core.events import FileStatus
-from core.outputs import free_name, is_tmp_name, tmp_path_for
-from core.plan import PlanError, PlannedFile, iter_plan, plan_roots
-from core.processors import get_processor
-from core.processors.base import Processor
-from core.scan import Filter, iter_folder
-from core.spec import JobSpec, Overwrite, parse_halt
+from batchmill.core.events import FileStatus
+from batchmill.core.outputs import free_name, is_tmp_name, tmp_path_for
+from batchmill.core.plan import PlanError, PlannedFile, iter_plan, plan_roots
+from batchmill.core.processors import get_processor
+from batchmill.core.processors.base import Processor
+from batchmill.core.scan import Filter, iter_folder
+from batchmill.core.spec import JobSpec, Overwrite, parse_halt
 
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="symlinks and FIFOs need POSIX here")
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import targets
-from core.engine import Engine, JobError
-from core.events import FailureKind
-from core.processors import get_processor
-from core.spec import JobSpec
+from batchmill.core.engine import Engine, JobError
+from batchmill.core.events import FailureKind
+from batchmill.core.processors import get_processor
+from batchmill.core.spec import JobSpec
 from engine_driver import START_METHODS, assert_one_failure, assert_outputs, make_inputs, prepare_start_method, run_job
 
 pytestmark = pytest.mark.timeout(60)

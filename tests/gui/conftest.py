@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from core.engine import Engine
-from gui.bridge import Bridge
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from batchmill.core.engine import Engine
+from batchmill.gui.bridge import Bridge
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.settings import Settings
 
 
 @pytest.fixture
 def engine(batchmill_home: Path) -> Iterator[Engine]:
-    eng = Engine(batchmill_home, file_events=False)  # as gui.app makes it
+    eng = Engine(batchmill_home, file_events=False)  # as batchmill.gui.app makes it
     yield eng
     eng.close()
 

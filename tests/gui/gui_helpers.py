@@ -11,8 +11,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from gui.jobs_model import Column
-from gui.main_window import MainWindow
+from batchmill.gui.jobs_model import Column
+from batchmill.gui.main_window import MainWindow
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 JOB_TIMEOUT_MS = 60_000

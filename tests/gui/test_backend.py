@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt
 from pytestqt.exceptions import TimeoutError as QtTimeoutError
 from pytestqt.qtbot import QtBot
 
-from gui.backend_field import DASK, LOCAL
-from gui.jobs_model import Column
-from gui.main_window import MainWindow
-from gui.workers_model import WorkerColumn
+from batchmill.gui.backend_field import DASK, LOCAL
+from batchmill.gui.jobs_model import Column
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.workers_model import WorkerColumn
 from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job, type_into, wait_for_state
 
 DASK_JOB_TIMEOUT_MS = 90_000

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from gui.app import EXIT_USAGE, main
+from batchmill.gui.app import EXIT_USAGE, main
 from gui_helpers import SCRIPTS, make_files
 
 
 def batchmill() -> list[str]:
     script = Path(sys.executable).with_name("batchmill")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "gui.launcher"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "batchmill.gui.launcher"]
 
 
 def run_gui(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:

@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
-from gui.jobs_model import Column
-from gui.main_window import MainWindow
+from batchmill.gui.jobs_model import Column
+from batchmill.gui.main_window import MainWindow
 from gui_helpers import cell, drop_paths, make_files, only_job, set_up_python_job, wait_for_state
 
 BAD = ("bad1.txt", "bad2.txt", "bad3.txt")

@@ -11,10 +11,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from core import __version__
-from core.bootstrap import workers_executable
-from gui.help_dialogs import SELFTEST_THREAD
-from gui.main_window import MainWindow
+from batchmill.core import __version__
+from batchmill.core.bootstrap import workers_executable
+from batchmill.gui.help_dialogs import SELFTEST_THREAD
+from batchmill.gui.main_window import MainWindow
 from gui_helpers import drop_paths, make_files, only_job, type_into, wait_for_state
 
 SELFTEST_TIMEOUT_MS = 20_000

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
-from gui.main_window import MainWindow
+from batchmill.gui.main_window import MainWindow
 from gui_helpers import drop_paths, make_files
 
 

@@ -12,12 +12,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from pytestqt.qtbot import QtBot
 
-from core.engine import Engine
-from core.events import JobState
-from gui.errors import ErrorReporter
-from gui.main_window import MainWindow
+from batchmill.core.engine import Engine
+from batchmill.core.events import JobState
+from batchmill.gui.errors import ErrorReporter
+from batchmill.gui.main_window import MainWindow
 from gui_helpers import cell, drop_paths, make_files, only_job, set_up_python_job, worker_processes
-from gui.jobs_model import Column
+from batchmill.gui.jobs_model import Column
 
 
 def start_slow_job(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> str:

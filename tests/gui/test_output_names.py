@@ -7,10 +7,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from core.engine import Engine
-from gui.bridge import Bridge
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from batchmill.core.engine import Engine
+from batchmill.gui.bridge import Bridge
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.settings import Settings
 from gui_helpers import (
     choose_processor, drop_paths, make_files, only_job, set_up_python_job, type_into, wait_for_state,
 )

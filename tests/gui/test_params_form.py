@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QLineEdit, QSpinBox
 from pytestqt.qtbot import QtBot
 
-from core.processors import Param, ParamError, Processor
-from gui.main_window import MainWindow
-from gui.params_form import FormError, ParamsForm
+from batchmill.core.processors import Param, ParamError, Processor
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.params_form import FormError, ParamsForm
 from gui_helpers import SCRIPTS, choose_processor, drop_paths, make_files, type_into
 
 

@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLineEdit, QPushButton
 from pytestqt.qtbot import QtBot
 
-from core.presets import Preset, list_presets, load_preset, save_preset
-from core.spec import Overwrite
-from gui.main_window import MainWindow
+from batchmill.core.presets import Preset, list_presets, load_preset, save_preset
+from batchmill.core.spec import Overwrite
+from batchmill.gui.main_window import MainWindow
 from gui_helpers import SCRIPTS, choose_processor, drop_paths, make_files, only_job, type_into, wait_for_state
 
 STAMP = SCRIPTS / "stamp_lines.py"

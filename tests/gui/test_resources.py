@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-import sys
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSize
 from pytestqt.qtbot import QtBot
 
-from gui import resources
-from gui.resources import AssetMissing, asset_path, icon
+from batchmill.gui import resources
+from batchmill.gui.resources import AssetMissing, asset_path, icon
 
 GUI = Path(resources.__file__).resolve().parent
 
@@ -35,13 +35,12 @@ def test_every_icon_the_window_uses_exists_and_renders(qtbot: QtBot) -> None:
         assert painted > 32 * 32 // 10, f"icon {name} renders (almost) empty"
 
 
-def test_a_frozen_bundle_finds_its_own_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundled = tmp_path / "resources" / "icons" / "start.svg"
-    bundled.parent.mkdir(parents=True)
-    bundled.write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
-    monkeypatch.setattr(sys, "frozen", True, raising=False)
-    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
-    assert asset_path("icons/start.svg") == bundled
+def test_resources_are_package_data_of_batchmill_resources() -> None:
+    # The same lookup serves a wheel, an editable install and the frozen bundle; the wheel and
+    # the bundle are checked from the outside in tests/packaging.
+    root = Path(str(files("batchmill.resources")))
+    assert asset_path("icons/start.svg") == root / "icons" / "start.svg"
+    assert (root / "batchmill.desktop").is_file()
 
 
 def test_a_missing_resource_names_where_it_looked() -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from core.engine import Engine
-from core.events import JobState
-from gui.bridge import Bridge
-from gui.jobs_model import Column
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from batchmill.core.engine import Engine
+from batchmill.core.events import JobState
+from batchmill.gui.bridge import Bridge
+from batchmill.gui.jobs_model import Column
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.settings import Settings
 from gui_helpers import SCRIPTS, cell, make_files, wait_for_state
 
 FILES = 30
@@ -29,7 +29,7 @@ def interrupt_a_cli_job(tmp_path: Path, home: Path) -> tuple[Path, Path]:
     inputs = make_files(tmp_path / "in", FILES)
     out, calls = tmp_path / "out", tmp_path / "calls.log"
     cli = subprocess.Popen(
-        [sys.executable, "-m", "gui.launcher", "run", "python", str(inputs), "--output", str(out),
+        [sys.executable, "-m", "batchmill.gui.launcher", "run", "python", str(inputs), "--output", str(out),
          "--param", f"script={SCRIPTS / 'slow_copy.py'}", "--param", "delay=0.1", "--param", f"calls_log={calls}",
          "--workers", "2", "--quiet"],
         env={**os.environ, "BATCHMILL_HOME": str(home)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -8,10 +8,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from core.engine import Engine
-from core.events import JobState
-from gui.jobs_model import Column
-from gui.main_window import MainWindow
+from batchmill.core.engine import Engine
+from batchmill.core.events import JobState
+from batchmill.gui.jobs_model import Column
+from batchmill.gui.main_window import MainWindow
 from gui_helpers import (
     cell, choose_processor, drop_paths, make_files, only_job, set_up_python_job, type_into, wait_for_state,
 )

@@ -13,11 +13,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QLineEdit, QMenu, QSpinBox
 from pytestqt.qtbot import QtBot
 
-from core.engine import Engine
-from gui.bridge import Bridge
-from gui.jobs_model import Column
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from batchmill.core.engine import Engine
+from batchmill.gui.bridge import Bridge
+from batchmill.gui.jobs_model import Column
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.settings import Settings
 from gui_helpers import SCRIPTS, cell, drop_paths, make_files, only_job, type_into, wait_for_state
 
 STAMP = SCRIPTS / "stamp_lines.py"

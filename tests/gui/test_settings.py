@@ -7,10 +7,10 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from core.engine import Engine
-from gui.bridge import Bridge
-from gui.main_window import MainWindow
-from gui.settings import Settings
+from batchmill.core.engine import Engine
+from batchmill.gui.bridge import Bridge
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.settings import Settings
 from gui_helpers import SCRIPTS, choose_processor, type_into
 
 
@@ -59,8 +59,8 @@ def test_a_first_start_opens_at_a_comfortable_size(window: MainWindow) -> None:
 
 
 def test_a_small_screen_keeps_job_names_readable(window: MainWindow, qtbot: QtBot) -> None:
-    from gui.jobs_model import Column
-    from gui.queue_panel import JOB_NAME_MIN_WIDTH
+    from batchmill.gui.jobs_model import Column
+    from batchmill.gui.queue_panel import JOB_NAME_MIN_WIDTH
 
     table = window.queue.table
     header = table.horizontalHeader()

@@ -10,14 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from gui.startup_probe import STARTUP_PROBE
+from batchmill.gui.startup_probe import STARTUP_PROBE
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def batchmill() -> list[str]:
     script = Path(sys.executable).with_name("batchmill")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "gui.launcher"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "batchmill.gui.launcher"]
 
 
 def test_the_window_reports_its_start_up_time_and_quits(batchmill_home: Path) -> None:

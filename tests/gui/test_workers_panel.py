@@ -8,9 +8,9 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from gui.jobs_model import Column, ProgressRole
-from gui.main_window import MainWindow
-from gui.workers_model import NEAR_TIMEOUT_BACKGROUND, NearTimeoutRole, WorkerColumn
+from batchmill.gui.jobs_model import Column, ProgressRole
+from batchmill.gui.main_window import MainWindow
+from batchmill.gui.workers_model import NEAR_TIMEOUT_BACKGROUND, NearTimeoutRole, WorkerColumn
 from gui_helpers import cell, drop_paths, only_job, set_up_python_job, wait_for_state
 
 

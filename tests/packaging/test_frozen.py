@@ -87,7 +87,7 @@ def test_the_bundle_holds_no_dask_and_no_test_packages_and_fits_the_size_goal(fr
 
     archive = CArchiveReader(str(frozen))
     modules = set(archive.open_embedded_archive("PYZ.pyz").toc)
-    assert "core.engine" in modules and "gui.main_window" in modules  # the reader sees the real contents
+    assert "batchmill.core.engine" in modules and "batchmill.gui.main_window" in modules  # the reader sees the real contents
     unwanted = ("dask", "distributed", "pytest", "_pytest", "pytestqt", "importlinter", "PyInstaller")
     assert sorted(m for m in modules if m.split(".")[0] in unwanted) == []
     folders = {p.name for p in (frozen.parent / "_internal").iterdir()}
@@ -129,7 +129,7 @@ def test_gui_start_exit_when_done(frozen: Path, folder: Path, tmp_path: Path, en
         digest, rel = line.split("  ", 1)
         assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest
     assert not watched.left_behind, watched.left_behind
-    from core.spec import default_workers
+    from batchmill.core.spec import default_workers
 
     assert watched.max_processes <= default_workers() + 2, watched.max_processes  # the window's default workers
 
