@@ -1,3 +1,4 @@
 """Batchmill's engine: jobs, worker pool, journal and processors. No Qt in here."""
 
-__version__ = "0.1.0"
+# The one version source (pyproject reads it). 0.2: one import package, ``batchmill``.
+__version__ = "0.2.0"

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from batchmill.core import __version__
 from batchmill.core.events import FileStatus, JobState
 from batchmill.core.spec import JobSpec
 
@@ -47,6 +48,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     processor TEXT NOT NULL,
     identity TEXT NOT NULL,
     payload_hash TEXT,
+    created_by TEXT,  -- the Batchmill version that made the job, NULL for one made before 0.2
     spec TEXT NOT NULL,
     roots TEXT NOT NULL DEFAULT '[]',
     planned INTEGER NOT NULL DEFAULT 0,
@@ -135,6 +137,9 @@ class JobRecord:
     skipped: int
     root_is_dir: tuple[bool, ...] = ()
     planned: bool = False  # every input file is in the journal (the scan finished)
+    # The Batchmill version that made the job; None for a job made before 0.2, whose payload
+    # refers to the packages as they were named then (``core.…``: see batchmill.core.payload).
+    created_by: str | None = None
 
     @property
     def owner_alive(self) -> bool:
@@ -208,7 +213,8 @@ class Journal:
 
     def _add_missing_columns(self) -> None:
         """A journal written by an older Batchmill gains the columns added since (with defaults)."""
-        wanted = {"roots": "TEXT NOT NULL DEFAULT '[]'", "planned": "INTEGER NOT NULL DEFAULT 1"}
+        wanted = {"roots": "TEXT NOT NULL DEFAULT '[]'", "planned": "INTEGER NOT NULL DEFAULT 1",
+                  "created_by": "TEXT"}
         with self._write() as db:
             have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
             for column, decl in wanted.items():
@@ -276,9 +282,9 @@ class Journal:
             if payload is not None:
                 db.execute("INSERT OR IGNORE INTO payloads (hash, data) VALUES (?, ?)", (payload_hash, payload))
             db.execute(
-                "INSERT INTO jobs (id, name, processor, identity, payload_hash, spec, roots, state, created, "
-                "owner_pid, owner_host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, spec.name, spec.processor, identity, payload_hash, spec.to_json(),
+                "INSERT INTO jobs (id, name, processor, identity, payload_hash, created_by, spec, roots, state, "
+                "created, owner_pid, owner_host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, spec.name, spec.processor, identity, payload_hash, __version__, spec.to_json(),
                  json.dumps(root_is_dir), JobState.QUEUED.value, time.time(),
                  # owned from the start: a job queued in a live window is not another process's to resume
                  os.getpid(), socket.gethostname(), time.time()))
@@ -471,4 +477,4 @@ def _job_from_row(r: sqlite3.Row) -> JobRecord:
         error=r["error"], created=r["created"], started=r["started"], finished=r["finished"],
         elapsed=r["elapsed"], owner_pid=r["owner_pid"], owner_host=r["owner_host"], heartbeat=r["heartbeat"],
         total=r["total"], done=r["done"], failed=r["failed"], skipped=r["skipped"],
-        root_is_dir=tuple(json.loads(r["roots"])), planned=bool(r["planned"]))
+        root_is_dir=tuple(json.loads(r["roots"])), planned=bool(r["planned"]), created_by=r["created_by"])

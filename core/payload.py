@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
 from typing import Any
 
@@ -59,3 +60,65 @@ def _culprits(obj: Any) -> str:
 
 def payload_key(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
+
+
+# Batchmill's packages before 0.2, when they were installed at the top level of site-packages.
+LEGACY_PACKAGES = ("core", "gui")
+
+
+def translate_legacy(payload: bytes) -> bytes:
+    """A payload journaled before 0.2, made to refer to the packages by their names now.
+
+    Then ``core.processors.checksum.FileHasher`` was Batchmill's own (its ``core`` shadowed
+    any other), and is ``batchmill.core.processors.checksum.FileHasher`` now. Only payloads
+    of jobs made before 0.2 are translated (see JobRecord.created_by): in a newer one,
+    ``core`` is whatever the user's own code meant by it. A processor that keeps a payload
+    of its own (the ``python`` processor's UserFunction holds the user's function as dill
+    bytes) has that translated too. Raises PayloadError if the payload cannot be read."""
+    if not any(name.encode() in payload for name in LEGACY_PACKAGES):
+        return payload
+    try:
+        obj = _LegacyUnpickler(io.BytesIO(payload)).load()
+        inner = getattr(obj, "payload", None)
+        if isinstance(inner, bytes):
+            obj.payload = _translate_dill(inner)
+    except Exception as exc:  # noqa: BLE001 - unpickling raises many types
+        raise PayloadError(f"the journaled processor could not be read: {type(exc).__name__}: {exc}") from None
+    return dumps_checked(obj, "the journaled processor")
+
+
+def current_module(name: str) -> str:
+    """The module a legacy payload's ``name`` refers to now (``core.x`` -> ``batchmill.core.x``)."""
+    if name.partition(".")[0] not in LEGACY_PACKAGES:
+        return name
+    import importlib.util
+
+    renamed = f"batchmill.{name}"
+    try:
+        return renamed if importlib.util.find_spec(renamed) is not None else name
+    except ImportError:
+        return name
+
+
+class _LegacyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(current_module(module), name)
+
+
+def _translate_dill(data: bytes) -> bytes:
+    if not any(name.encode() in data for name in LEGACY_PACKAGES):
+        return data
+    import dill
+    import dill._dill
+
+    class LegacyDillUnpickler(dill.Unpickler):  # type: ignore[misc]
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) == ("dill._dill", "_import_module"):
+                return _import_current  # modules pickled by name (dill's save_module)
+            return super().find_class(current_module(module), name)
+
+    def _import_current(import_name: str, safe: bool = False) -> Any:
+        return dill._dill._import_module(current_module(import_name), safe)
+
+    obj = LegacyDillUnpickler(io.BytesIO(data)).load()
+    return bytes(dill.dumps(obj, recurse=True))

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from batchmill.core.events import FileStatus, JobState
 from batchmill.core.journal import Journal, JobRecord
-from batchmill.core.payload import PayloadError, dumps_checked, payload_key
+from batchmill.core.payload import PayloadError, dumps_checked, payload_key, translate_legacy
 from batchmill.core.plan import PlanError, plan_roots
 from batchmill.core.processors import Processor, UnknownProcessor, get_processor
 from batchmill.core.processors.base import ParamError, RootOutput, restore_params
@@ -67,6 +67,13 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
     payload = journal.payload(job.payload_hash) if job.payload_hash else None
     if payload is None:
         raise JobError(f"job {job.id} cannot be {mode}d: its processor is missing from the journal")
+    key = job.payload_hash or ""
+    if job.created_by is None:  # journaled before 0.2: its payload names the packages as they were then
+        try:
+            payload = translate_legacy(payload)
+        except PayloadError as exc:
+            raise JobError(f"job {job.id} cannot be {mode}d: {exc}") from None
+        key = payload_key(payload)
     if job.state in (JobState.QUEUED, JobState.PLANNING):
         mode_used: Literal["new", "resume", "retry"] = "new"  # never got past planning: plan afresh
         journal.delete_files(job.id)
@@ -74,7 +81,7 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
         mode_used = mode
     if mode == "retry":
         journal.reset_files(job.id, (FileStatus.FAILED,))
-    return PreparedJob(job.id, job.spec, processor, params, roots, payload, job.payload_hash or "", mode_used)
+    return PreparedJob(job.id, job.spec, processor, params, roots, payload, key, mode_used)
 
 
 def plan_roots_for_existing(job: JobRecord) -> list[RootOutput]:
