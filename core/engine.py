@@ -52,6 +52,7 @@ from batchmill.core.journal import Journal, pid_alive
 from batchmill.core.messages import PayloadBroken, Progress, Results, RunBatch, Started
 from batchmill.core.plan import PlanError
 from batchmill.core.prepare import JobError, PreparedJob, prepare_again, prepare_new
+from batchmill.core.processors.base import Processor
 from batchmill.core.spec import JobSpec
 
 PROGRESS_EVERY_S = 0.1
@@ -81,6 +82,9 @@ class Engine:
         ``keep_workers=False``: when a job's last file is done and no other job waits, the
         workers are let go before the job's final step (a CLI that runs one job), so their
         exit overlaps that step instead of following it. A window keeps them for the next job."""
+        from batchmill.core.bootstrap import refuse_in_worker
+
+        refuse_in_worker("an engine")  # before anything is journaled: a child re-running a script
         self.journal = journal or Journal(home)
         self.file_events = file_events
         self.keep_workers = keep_workers
@@ -97,9 +101,10 @@ class Engine:
         self.workers_override: int | None = None
 
     # -- public API -------------------------------------------------------
-    def submit(self, spec: JobSpec) -> str:
-        """Queue a job; raises JobError (with a message for a person) if it cannot start."""
-        prepared = prepare_new(spec, self.journal)
+    def submit(self, spec: JobSpec, processor: Processor | None = None) -> str:
+        """Queue a job; raises JobError (with a message for a person) if it cannot start.
+        ``processor`` runs instead of the one the spec names (a function given to batchmill.run())."""
+        prepared = prepare_new(spec, self.journal, processor)
         self._enqueue(prepared)
         return prepared.job_id
 

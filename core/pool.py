@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from typing import Any
 
+from batchmill.core.bootstrap import WORKER_NAME_PREFIX, install_spawn_hook
 from batchmill.core.messages import RunBatch, Stop
 from batchmill.core.worker import SLOT_FILE, SLOT_STARTED, worker_main
 
@@ -81,6 +82,7 @@ class WorkerPool:
     def __init__(self, context: BaseContext, scratch_root: str) -> None:
         self.context = context
         self.scratch_root = scratch_root
+        install_spawn_hook()  # workers never re-run the parent's main module, whoever started us
         self.workers: dict[int, WorkerHandle] = {}
         self._next_id = 1
 
@@ -91,7 +93,7 @@ class WorkerPool:
         worker_id = self._free_id()
         process = self.context.Process(  # type: ignore[attr-defined]
             target=worker_main, args=(worker_id, child_conn, slot, self.scratch_root),
-            name=f"batchmill-worker-{worker_id}", daemon=True)
+            name=f"{WORKER_NAME_PREFIX}{worker_id}", daemon=True)
         process.start()
         child_conn.close()
         handle = WorkerHandle(worker_id, process, parent_conn, slot, pid=process.pid, sentinel=process.sentinel)
