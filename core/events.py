@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from batchmill.core.messages import FailureKind  # defined with the worker's messages: workers never import this module
 
@@ -128,6 +129,7 @@ class FileFinished(Event):
     output: str | None
     skipped: bool
     duration_s: float
+    value: Any = None  # what the processor returned for the file (batchmill.run() hands it on)
 
 
 @dataclass(frozen=True, slots=True)

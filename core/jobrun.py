@@ -190,7 +190,7 @@ class JobRun:
             attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1
             records.append((file_id, attempts, to_us(duration), size, value))
             if self.file_events:
-                self.emit(FileFinished(self.job_id, file_id, src, dst if made else None, False, duration))
+                self.emit(FileFinished(self.job_id, file_id, src, dst if made else None, False, duration, value))
             done += 1
         self.done += done
         self.finished_now += done

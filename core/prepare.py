@@ -35,9 +35,11 @@ class PreparedJob:
     mode: Literal["new", "resume", "retry"]
 
 
-def prepare_new(spec: JobSpec, journal: Journal) -> PreparedJob:
+def prepare_new(spec: JobSpec, journal: Journal, processor: Processor | None = None) -> PreparedJob:
+    """``processor``: the one to run instead of the one ``spec`` names (batchmill.run() hands a
+    function over this way; the spec names its processor, so the journaled job resumes)."""
     try:
-        processor = get_processor(spec.processor)
+        processor = processor or get_processor(spec.processor)
         params = processor.validate(spec.params)
         roots = plan_roots(spec)
         payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")

@@ -25,6 +25,7 @@ from batchmill.core.processors.base import Param, ParamError, Processor, convert
 
 FIXED_ARGS = ("src", "dst", "context")
 SCRIPT_RUN_NAME = "__batchmill_script__"
+_LOADING: set[str] = set()  # scripts whose body is running now, to find their function
 
 
 class UserFunction:
@@ -47,7 +48,7 @@ class UserFunction:
         if self._fn is None:
             import dill
 
-            if self.script_dir not in sys.path:
+            if self.script_dir and self.script_dir not in sys.path:
                 sys.path.insert(0, self.script_dir)
             self._fn = dill.loads(self.payload)
         if self.wants_context:
@@ -59,10 +60,16 @@ def load_function(script: Path, function: str) -> Callable[..., Any]:
     """Run the script (as a module nobody can import) and return its function."""
     if not script.is_file():
         raise ParamError(f"script {script} does not exist or is not a file")
+    resolved = str(script.resolve())
+    if resolved in _LOADING:
+        # Its body, run to find the function, starts a job with itself again: it would recurse for ever.
+        raise ParamError(f"script {script} starts a Batchmill job with itself while it is loaded to find its "
+                         f"function {function!r}; put the script's own work under  if __name__ == \"__main__\":")
     script_dir = str(script.resolve().parent)
     added = script_dir not in sys.path
     if added:
         sys.path.insert(0, script_dir)
+    _LOADING.add(resolved)
     try:
         namespace = runpy.run_path(str(script), run_name=SCRIPT_RUN_NAME)
     except SyntaxError as exc:
@@ -70,6 +77,7 @@ def load_function(script: Path, function: str) -> Callable[..., Any]:
     except BaseException as exc:  # noqa: BLE001 - the user's module code can raise anything
         raise ParamError(f"script {script} failed while loading: {type(exc).__name__}: {exc}") from None
     finally:
+        _LOADING.discard(resolved)
         if added:
             sys.path.remove(script_dir)
     fn = namespace.get(function)
