@@ -412,6 +412,8 @@ def cmd_processors(args: argparse.Namespace) -> int:
         registry = {proc.name: proc}
         print(f"run it with: batchmill run python INPUT... --output DIR --param script={proc.script} "
               f"--param function={proc.function} [--param NAME=VALUE]...", file=sys.stderr)
+    for problem in plugin_problems():  # also with --json: a script reading stdout still sees why one is missing
+        print(f"warning: {problem}", file=sys.stderr)
     if args.json:
         print(json.dumps([{
             "name": p.name, "description": p.description,
@@ -429,8 +431,6 @@ def cmd_processors(args: argparse.Namespace) -> int:
                 facts.append(f"{_num(q.minimum)}..{_num(q.maximum)}")
             print(f"    --param {q.name}=<{q.type_name}>  ({'; '.join(facts)})" + (f"  {q.help}" if q.help else ""))
         print()
-    for problem in plugin_problems():
-        print(f"warning: {problem}", file=sys.stderr)
     return EXIT_OK
 
 
