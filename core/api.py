@@ -80,7 +80,7 @@ class FileResult:
     output: Path | None = None
     value: Any = None
     error: str | None = None
-    kind: str | None = None  # why it failed: processor_error, input_error, output_error, timeout, crash …
+    kind: str | None = None  # why it failed: processor-error, input-error, timeout, crash … (FailureKind)
     traceback: str | None = None
 
     @property
