@@ -101,7 +101,7 @@ def install_spawn_hook() -> None:
     current: Callable[[str], dict[str, Any]] = spawn.get_preparation_data
     if getattr(current, "batchmill_hook", False):
         return
-    spawn.get_preparation_data = functools.update_wrapper(_without_main(current), current)
+    setattr(spawn, "get_preparation_data", _without_main(current))  # noqa: B010 - the hook itself
 
 
 def _without_main(original: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
@@ -112,6 +112,7 @@ def _without_main(original: Callable[[str], dict[str, Any]]) -> Callable[[str], 
             data["init_main_from_path"] = str(START_FILE)
         return data
 
+    get_preparation_data.__wrapped__ = original  # type: ignore[attr-defined]
     get_preparation_data.batchmill_hook = True  # type: ignore[attr-defined]
     return get_preparation_data
 

@@ -14,9 +14,17 @@ or the source tree that pyproject's package-dir maps (``core/`` is ``batchmill.c
 Standard library only, nothing kept in its namespace: it becomes the child's ``__main__``.
 """
 
+from __future__ import annotations
+
 import importlib.util as _util
 import os as _os
 import sys as _sys
+
+TYPE_CHECKING = False  # not typing's: nothing more than needed is imported in every worker
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 
 def _make_batchmill_importable(here: str) -> None:
@@ -42,7 +50,8 @@ class _SourceTree:
     def __init__(self, packages: dict[str, str]) -> None:
         self.packages = packages
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
         folder = self.packages.get(fullname)
         if folder is None:
             return None

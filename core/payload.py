@@ -29,10 +29,10 @@ def dumps_checked(obj: Any, what: str) -> bytes:
             return data
     except Exception:  # noqa: BLE001, S110 - not picklable by reference: dill ships it by value
         pass
-    import dill
+    import dill  # type: ignore[import-untyped]
 
     try:
-        return dill.dumps(obj, recurse=True)
+        return bytes(dill.dumps(obj, recurse=True))
     except Exception as exc:  # noqa: BLE001 - pickling raises many types
         culprits = _culprits(obj)
         detail = f"; the problem is {culprits}" if culprits else ""
@@ -42,7 +42,7 @@ def dumps_checked(obj: Any, what: str) -> bytes:
 def _culprits(obj: Any) -> str:
     """Name the closure variables and globals of a function that dill cannot pickle."""
     import dill
-    import dill.detect
+    import dill.detect  # type: ignore[import-untyped]
 
     if not callable(obj):
         return ""
@@ -109,7 +109,7 @@ def _translate_dill(data: bytes) -> bytes:
     if not any(name.encode() in data for name in LEGACY_PACKAGES):
         return data
     import dill
-    import dill._dill
+    import dill._dill  # type: ignore[import-untyped]
 
     class LegacyDillUnpickler(dill.Unpickler):  # type: ignore[misc]
         def find_class(self, module: str, name: str) -> Any:
