@@ -123,6 +123,7 @@ def test_a_legacy_job_with_failures_retries(legacy: Path, tmp_path: Path) -> Non
     assert retried == {name: text for name, text in expected.items() if Path(name).name.startswith("bad")}
 
 
+@pytest.mark.slow  # hashes the fixture's 2 GiB sparse file
 def test_a_legacy_checksum_job_resumes_and_its_manifest_verifies(legacy: Path, tmp_path: Path) -> None:
     result = batchmill("resume", STOPPED_HASHING, "--json", "-q", cwd=tmp_path)
 
