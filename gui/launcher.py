@@ -9,13 +9,18 @@ import sys
 from collections.abc import Sequence
 
 MISROUTED_EXIT = 3
+BOOTSTRAP_EXIT = 2  # like any job that cannot start
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: bootstrap first, then dispatch."""
-    from batchmill.core.bootstrap import bootstrap
+    from batchmill.core.bootstrap import BootstrapError, bootstrap
 
-    bootstrap()
+    try:
+        bootstrap()
+    except BootstrapError as exc:  # e.g. BATCHMILL_PYTHON names no usable interpreter
+        print(f"batchmill: error: {exc}", file=sys.stderr)
+        return BOOTSTRAP_EXIT
     return dispatch(list(sys.argv[1:] if argv is None else argv))
 
 

@@ -110,3 +110,13 @@ def test_the_spawn_hook_is_installed_once_and_spares_other_processes() -> None:
     theirs = hooked("SomeoneElsesProcess-1")
     assert ours["init_main_from_path"] == str(boot.START_FILE) and "init_main_from_name" not in ours
     assert theirs.get("init_main_from_path") != str(boot.START_FILE)
+
+
+def test_the_command_line_with_a_wrong_batchmill_python_exits_2_with_the_reason(tmp_path: Path) -> None:
+    from api_helpers import batchmill_cli
+
+    ran = batchmill_cli("run", "checksum", str(tmp_path), "--output", str(tmp_path / "out"), cwd=tmp_path,
+                        env={**os.environ, boot.PYTHON_ENV: "/no/such/python"})
+    assert ran.returncode == 2
+    assert "batchmill: error: BATCHMILL_PYTHON names /no/such/python, which is not an executable file" in ran.stderr
+    assert "Traceback" not in ran.stderr
