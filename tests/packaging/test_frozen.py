@@ -96,6 +96,20 @@ def test_the_bundle_holds_no_dask_and_no_test_packages_and_fits_the_size_goal(fr
     assert size_mib <= MAX_BUNDLE_MIB, f"the one-dir bundle is {size_mib:.0f} MiB"
 
 
+def test_the_bundle_holds_every_module_of_the_package(frozen: Path, tmp_path: Path) -> None:
+    """Modules imported only by name (the API behind ``batchmill.run``, processors) are in the bundle:
+    the spec's hidden imports are collected from the package laid out as installed."""
+    from build import lay_out_package
+    from PyInstaller.archive.readers import CArchiveReader
+
+    root = lay_out_package(tmp_path / "package-root")
+    expected = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+                for p in (root / "batchmill").rglob("*.py")}
+    modules = set(CArchiveReader(str(frozen)).open_embedded_archive("PYZ.pyz").toc)
+    assert {"batchmill.core.api", "batchmill.core.processors.function", "batchmill.core.backends.local"} <= expected
+    assert sorted(expected - modules - {"batchmill.__main__"}) == []
+
+
 def test_user_script_the_bundle_has_never_seen(frozen: Path, folder: Path, tmp_path: Path,
                                                env: dict[str, str]) -> None:
     scripts = tmp_path / "my scripts"
