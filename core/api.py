@@ -371,7 +371,7 @@ def resume(job_id: str | None = None, *, progress: ProgressCallback | None = Non
         if wanted is None:
             latest = engine.journal.latest_resumable()
             if latest is None:
-                raise JobError(f"there is no interrupted, halted or cancelled job to resume in {engine.journal.path}")
+                raise JobError(f"there is no interrupted or halted job to resume in {engine.journal.path}")
             wanted = latest.id
         found = _job_id(engine, wanted)
         engine.resume(found)

@@ -263,7 +263,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         job = journal.latest_resumable()
         journal.close()
         if job is None:
-            raise UsageError("there is no interrupted, halted or cancelled job to resume")
+            raise UsageError("there is no interrupted or halted job to resume "
+                             "(a cancelled job resumes by its id: batchmill resume JOB_ID)")
         job_id = job.id
 
     def start(engine: Any) -> str:

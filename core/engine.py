@@ -48,6 +48,7 @@ from batchmill.core.events import (
 from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
 from batchmill.core.backends.local import LocalBackend
 from batchmill.core.jobrun import JobRun
+from batchmill.core.lifecycle import Verb
 from batchmill.core.journal import Journal, pid_alive
 from batchmill.core.messages import PayloadBroken, Progress, Results, RunBatch, Started
 from batchmill.core.plan import PlanError
@@ -110,16 +111,17 @@ class Engine:
 
     def resume(self, job_id: str) -> None:
         """Un-pause a job paused here, or continue an interrupted/cancelled/halted job from the journal."""
-        if self._states.get(job_id) is JobState.PAUSED:
-            self._post(_Command("unpause", job_id))
-            return
-        if self._states.get(job_id) in (JobState.QUEUED, JobState.PLANNING, JobState.RUNNING):
+        state = self._states.get(job_id)
+        if state is not None and state.is_active:  # this engine has it: only un-pausing applies
+            if state.allows(Verb.RESUME):
+                self._post(_Command("unpause", job_id))
             return
         self._enqueue(prepare_again(job_id, self.journal, "resume"))
 
     def retry(self, job_id: str) -> None:
         """Run the failed files of a finished job again (with its journaled processor)."""
-        if self._states.get(job_id) in (JobState.QUEUED, JobState.PLANNING, JobState.RUNNING, JobState.PAUSED):
+        state = self._states.get(job_id)
+        if state is not None and state.is_active:
             raise JobError(f"job {job_id} is still running; retry it when it has finished")
         self._enqueue(prepare_again(job_id, self.journal, "retry"))
 

@@ -11,38 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from batchmill.core.lifecycle import JobState  # the one life-cycle table (re-exported: events carry states)
 from batchmill.core.messages import FailureKind  # defined with the worker's messages: workers never import this module
-
-
-class JobState(str, enum.Enum):
-    """Life cycle of a job, as recorded in the journal and shown to people."""
-
-    QUEUED = "queued"
-    PLANNING = "planning"
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"  # every file done, skipped or failed; nothing left to run
-    CANCELLED = "cancelled"
-    HALTED = "halted"  # stopped by the --halt-after policy; resumable
-    INTERRUPTED = "interrupted"  # Ctrl-C or the process died; resumable
-    ERROR = "error"  # the job could not run at all (bad spec, processor won't load)
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATES
-
-    @property
-    def is_resumable(self) -> bool:
-        return self in RESUMABLE_STATES
-
-
-FINAL_STATES = frozenset(
-    {JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED, JobState.ERROR}
-)
-RESUMABLE_STATES = frozenset(
-    {JobState.RUNNING, JobState.PAUSED, JobState.PLANNING, JobState.QUEUED,
-     JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED}
-)
 
 
 class FileStatus(str, enum.Enum):

@@ -31,9 +31,11 @@ from typing import Any
 
 from batchmill.core import __version__
 from batchmill.core.events import FileStatus, JobState
+from batchmill.core.lifecycle import FINAL_STATES
 from batchmill.core.spec import JobSpec
 
 BUSY_TIMEOUT_S = 60.0
+_FINAL_VALUES = ",".join(sorted(f"'{state.value}'" for state in FINAL_STATES))  # the life-cycle table's
 # The per-file records of file_records.data, by kind (durations in whole microseconds:
 # a float costs JSON ten times what an int does):
 PLANNED = "planned"  # [idx, root, input, output, state (pending|skipped), size]
@@ -153,8 +155,7 @@ class JobRecord:
     @property
     def interrupted(self) -> bool:
         """Recorded as active, but nobody is running it any more."""
-        active = self.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.PLANNING)
-        return active and not self.owner_alive
+        return self.state.is_active and not self.owner_alive
 
     @property
     def shown_state(self) -> JobState:
@@ -296,7 +297,7 @@ class Journal:
             db.execute(
                 "UPDATE jobs SET state = ?, error = COALESCE(?, error), heartbeat = ?, "
                 "started = CASE WHEN ? = 'running' AND started IS NULL THEN ? ELSE started END, "
-                "finished = CASE WHEN ? IN ('completed','cancelled','halted','interrupted','error') THEN ? "
+                f"finished = CASE WHEN ? IN ({_FINAL_VALUES}) THEN ? "
                 "ELSE NULL END, "
                 "elapsed = COALESCE(?, elapsed), owner_pid = ?, owner_host = ? WHERE id = ?",
                 (state.value, error, now, state.value, now, state.value, now, elapsed,
@@ -319,11 +320,21 @@ class Journal:
         return [_job_from_row(r) for r in rows]
 
     def latest_resumable(self) -> JobRecord | None:
+        """The newest job offered to be resumed (``batchmill resume``'s default); see offered_jobs."""
+        offered = self.offered_jobs(limit=1)
+        return offered[0] if offered else None
+
+    def offered_jobs(self, limit: int = 20) -> list[JobRecord]:
+        """Jobs that stopped without the operator's choice (interrupted, halted) and that no live
+        process owns, newest first: each is offered to be resumed (batchmill.core.lifecycle).
+        A cancelled job is not: the operator stopped it, and resumes it by its id."""
+        found = []
         for job in self.list_jobs(limit=200):
-            state = job.shown_state
-            if state.is_resumable and state is not JobState.RUNNING and not job.owner_alive:
-                return job
-        return None
+            if job.shown_state.is_offered and not job.owner_alive:
+                found.append(job)
+                if len(found) >= limit:
+                    break
+        return found
 
     def payload(self, payload_hash: str) -> bytes | None:
         rows = self._read("SELECT data FROM payloads WHERE hash = ?", (payload_hash,))

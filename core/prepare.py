@@ -58,7 +58,7 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
         raise JobError(str(exc)) from None
     if job is None:
         raise JobError(f"no job {job_id!r} in the journal {journal.path}")
-    if job.owner_alive and job.state in (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.PLANNING):
+    if job.owner_alive and job.state.is_active:
         raise JobError(f"job {job.id} is being run by process {job.owner_pid}; it cannot be {mode}d from here")
     try:
         processor = get_processor(job.spec.processor)

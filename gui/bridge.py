@@ -31,6 +31,7 @@ from batchmill.core.events import (
     JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
 from batchmill.core.journal import FileRecord, JobRecord
+from batchmill.core.lifecycle import Verb
 from batchmill.core.processors.python_script import script_processor_name
 from batchmill.core.spec import JobSpec
 from batchmill.gui.formatting import describe_state, format_duration
@@ -143,7 +144,7 @@ class Bridge(QObject):
         row = self.jobs.job(job_id)
         if row is None:
             return False
-        if row.state in (JobState.PLANNING, JobState.RUNNING, JobState.PAUSED):
+        if not row.state.allows(Verb.REMOVE):
             return False
         if row.state is JobState.QUEUED:
             self._call(self.engine.cancel, job_id)
@@ -184,8 +185,9 @@ class Bridge(QObject):
             raise JobError(f"no job {job_id!r} in the journal")
         return record, self.engine.journal.files(job_id)
 
-    def resumable_job(self) -> JobRecord | None:
-        return self.engine.journal.latest_resumable()
+    def offered_jobs(self) -> list[JobRecord]:
+        """Jobs to offer to resume at start-up (interrupted or halted, owned by no live process)."""
+        return self.engine.journal.offered_jobs()
 
     def start_method(self) -> str:
         """How the engine starts worker processes (for Help → About)."""

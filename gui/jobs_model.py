@@ -21,7 +21,6 @@ ProgressRole = Qt.ItemDataRole.UserRole + 1  # a float 0..1, or NO_PROGRESS, for
 NO_PROGRESS = -1.0
 JobIdRole = Qt.ItemDataRole.UserRole + 2
 
-ACTIVE_STATES = frozenset({JobState.QUEUED, JobState.PLANNING, JobState.RUNNING, JobState.PAUSED})
 FAILED_COLOR = QColor("#b3261e")
 WARNING_COLOR = QColor("#8a5a00")
 DONE_COLOR = QColor("#1e6b35")
@@ -91,7 +90,7 @@ class JobRow:
 
     @property
     def is_active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        return self.state.is_active
 
 
 class JobsModel(QAbstractTableModel):

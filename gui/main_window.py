@@ -305,29 +305,43 @@ class MainWindow(QMainWindow):
 
     # -- start-up resume offer ----------------------------------------------------------
     def offer_resume(self) -> QMessageBox | None:
-        """If the journal holds an interrupted job, ask whether to resume it (returns the open dialog)."""
-        job = self.bridge.resumable_job()
-        if job is None or job.shown_state is JobState.CANCELLED or job.id in self.settings.declined_resumes():
+        """If the journal holds jobs that stopped without the operator's choice (interrupted,
+        halted), ask whether to resume them: every one of them, not only the newest (returns the
+        open dialog). Declined jobs are not asked about again; they stay in the history."""
+        declined = self.settings.declined_resumes()
+        jobs = [job for job in self.bridge.offered_jobs() if job.id not in declined]
+        if not jobs:
             return None
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("Resume the interrupted job?")
-        box.setText(f"The job “{job.name}” did not finish: it was {describe_state(job.shown_state)} "
-                    f"with {job.done + job.skipped:,} of {job.total:,} files done.")
-        box.setInformativeText("Resume it now? Files already done are not processed again.")
-        resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
+        if len(jobs) == 1:
+            job = jobs[0]
+            box.setWindowTitle("Resume the interrupted job?")
+            box.setText(f"The job “{job.name}” did not finish: it was {describe_state(job.shown_state)} "
+                        f"with {job.done + job.skipped:,} of {job.total:,} files done.")
+            box.setInformativeText("Resume it now? Files already done are not processed again.")
+            resume = box.addButton("Resume", QMessageBox.ButtonRole.AcceptRole)
+        else:
+            box.setWindowTitle("Resume the interrupted jobs?")
+            lines = [f"• “{job.name}”: {describe_state(job.shown_state)} with {job.done + job.skipped:,} "
+                     f"of {job.total:,} files done" for job in jobs]
+            box.setText(f"{len(jobs)} jobs did not finish:\n" + "\n".join(lines))
+            box.setInformativeText("Resume them all now, one after another? Files already done are not "
+                                   "processed again. Each can also be resumed from the queue.")
+            resume = box.addButton("Resume all", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(resume)
-        box.finished.connect(lambda _result: self._on_resume_answer(box, resume, job))
+        box.finished.connect(lambda _result: self._on_resume_answer(box, resume, jobs))
         self.resume_box = box
         box.open()
         return box
 
-    def _on_resume_answer(self, box: QMessageBox, resume: Any, job: JobRecord) -> None:
-        if box.clickedButton() is resume:
-            self.resume_job(job.id)
-        else:
-            self.settings.decline_resume(job.id)
+    def _on_resume_answer(self, box: QMessageBox, resume: Any, jobs: list[JobRecord]) -> None:
+        for job in jobs:
+            if box.clickedButton() is resume:
+                self.resume_job(job.id)
+            else:
+                self.settings.decline_resume(job.id)
 
     # -- closing ------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QStyle, QTableView, QVBoxLayout, QWidget,
 )
 
-from batchmill.core.events import JobState
+from batchmill.core.lifecycle import Verb
 from batchmill.gui.bridge import Bridge, JobError
 from batchmill.gui.formatting import STATE_WORDS
 from batchmill.gui.jobs_model import Column, JobRow
@@ -17,14 +17,9 @@ from batchmill.gui.progress_delegate import ProgressDelegate
 from batchmill.gui.resources import icon
 from batchmill.gui.views import PlaceholderTableView
 
-PAUSABLE = {JobState.RUNNING}
-RESUMABLE = {JobState.PAUSED, JobState.INTERRUPTED, JobState.CANCELLED, JobState.HALTED}
-CANCELLABLE = {JobState.QUEUED, JobState.PLANNING, JobState.RUNNING, JobState.PAUSED}
-RETRYABLE = {JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED}
+BUTTON_VERBS = (Verb.PAUSE, Verb.RESUME, Verb.CANCEL, Verb.RETRY, Verb.REMOVE)  # in the order of the buttons below
 JOB_NAME_MIN_WIDTH = 200  # "checksum: survey-2026" whole, even at 800x600 (the table scrolls instead)
 STATE_PADDING = 28  # cell margins, the gap after the icon, and a little air
-REMOVABLE = {JobState.QUEUED, JobState.COMPLETED, JobState.CANCELLED, JobState.HALTED, JobState.INTERRUPTED,
-             JobState.ERROR}
 
 
 def state_column_width(table: QTableView) -> int:
@@ -136,10 +131,9 @@ class QueuePanel(QWidget):
 
     def update_buttons(self) -> None:
         row = self.selected()
-        state = row.state if row is not None else None
-        wanted = (state in PAUSABLE, state in RESUMABLE, state in CANCELLABLE,
-                  state in RETRYABLE and row is not None and row.failed > 0, state in REMOVABLE,
-                  row is not None, row is not None)
+        # Which verbs a state allows is the life-cycle table's to say (batchmill.core.lifecycle).
+        allowed = [row is not None and row.state.allows(verb, row.failed) for verb in BUTTON_VERBS]
+        wanted = (*allowed, row is not None, row is not None)
         if wanted == self._buttons_shown:
             return  # called every tick while a job runs: touch Qt only when a button changes
         self._buttons_shown = wanted

@@ -15,6 +15,7 @@ import pytest
 
 from batchmill.core.events import FileStatus, JobState
 from batchmill.core.journal import Journal, default_home
+from batchmill.core.lifecycle import Verb
 from batchmill.core.spec import JobSpec, Overwrite
 
 DEAD_PID = 4_194_305  # above the largest pid_max Linux allows: never a live process
@@ -221,12 +222,24 @@ def test_latest_resumable_is_the_newest_job_nobody_runs(journal: Journal) -> Non
     assert latest.shown_state is JobState.INTERRUPTED
 
 
-@pytest.mark.parametrize("state", [JobState.INTERRUPTED, JobState.HALTED, JobState.CANCELLED])
+@pytest.mark.parametrize("state", [JobState.INTERRUPTED, JobState.HALTED])
 def test_stopped_jobs_of_ended_processes_are_resumable(journal: Journal, state: JobState) -> None:
     add_job(journal, "stopped", state)
     set_owner(journal, "stopped", DEAD_PID)  # the `batchmill run` that stopped it has exited
     add_job(journal, "finished", JobState.COMPLETED)
     assert journal.latest_resumable().id == "stopped"  # type: ignore[union-attr]
+
+
+def test_a_newer_cancelled_job_does_not_hide_the_interrupted_ones(journal: Journal) -> None:
+    # The operator cancelled the newest job on purpose; the two that a crash stopped are offered.
+    for job_id in ("crashed-1", "crashed-2"):
+        add_job(journal, job_id, JobState.RUNNING)
+        set_owner(journal, job_id, DEAD_PID)
+    add_job(journal, "cancelled", JobState.CANCELLED)
+    set_owner(journal, "cancelled", DEAD_PID)
+    assert journal.latest_resumable().id == "crashed-2"  # type: ignore[union-attr]
+    assert [job.id for job in journal.offered_jobs()] == ["crashed-2", "crashed-1"]
+    assert JobState.CANCELLED.allows(Verb.RESUME), "a cancelled job still resumes by its id"
 
 
 def test_nothing_to_resume(journal: Journal) -> None:
