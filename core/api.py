@@ -37,6 +37,7 @@ from batchmill.core.engine import Engine
 from batchmill.core.events import (
     Event, FileFailed, FileFinished, FileStatus, JobFinished, JobProgress, JobStarted, JobState,
 )
+from batchmill.core.exit_status import exit_status
 from batchmill.core.prepare import JobError
 from batchmill.core.processors.function import NAME as FUNCTION, FunctionProcessor, describe
 from batchmill.core.spec import JobSpec, default_workers
@@ -100,7 +101,7 @@ class JobResult:
     failed: int
     skipped: int
     elapsed_s: float
-    error: str | None  # why the job itself failed (state "error")
+    error: str | None  # why the job itself failed (state "error"), or that no file matched (total 0)
     files: tuple[FileResult, ...]
 
     @property
@@ -118,12 +119,9 @@ class JobResult:
 
     @property
     def exit_status(self) -> int:
-        """What ``batchmill run`` would exit with: 0, 1 (files failed), 2 (error), 130 (stopped)."""
-        if self.state == JobState.ERROR.value:
-            return 2
-        if self.state in (JobState.INTERRUPTED.value, JobState.CANCELLED.value):
-            return 130
-        return 1 if self.failed else 0
+        """What ``batchmill run`` would exit with: 0, 1 (files failed), 2 (error), 4 (no file to
+        process), 130 (stopped); see batchmill.core.exit_status."""
+        return exit_status(JobState(self.state), self.total, self.failed)
 
 
 ProgressCallback = Callable[[Progress], object]
@@ -320,7 +318,8 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
         params: Mapping[str, Any] | None = None, workers: int | None = None, timeout: float | None = None,
         retries: int = 0, overwrite: Overwrite = "skip", name: str | None = None,
         include: Iterable[str] = (), exclude: Iterable[str] = (), recursive: bool = True,
-        halt_after: str | int | None = None, max_files_per_worker: int | None = None, job_name: str = "",
+        ignore_case: bool | None = None, halt_after: str | int | None = None,
+        max_files_per_worker: int | None = None, job_name: str = "",
         backend: Literal["local", "dask"] = "local", scheduler: str | None = None,
         progress: ProgressCallback | None = None, home: PathLike | None = None,
         python: PathLike | None = None) -> JobResult:
@@ -332,7 +331,8 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
     ``output/X.name/…``. ``params``: the function's keyword arguments, or the processor's
     parameters. The other options are the command line's: ``workers`` (default: CPU cores
     - 1), ``timeout`` per file in seconds, ``retries``, ``overwrite``, ``name`` (output names,
-    e.g. ``"{stem}_small{ext}"``), ``include``/``exclude`` globs, ``recursive``,
+    e.g. ``"{stem}_small{ext}"``), ``include``/``exclude`` globs (``**`` crosses folders),
+    ``ignore_case`` (None: as the platform's file systems do), ``recursive``,
     ``halt_after`` (``5`` or ``"10%"``), ``max_files_per_worker``, ``job_name``, ``backend``
     and ``scheduler``. ``progress`` is called on this thread with a Progress as counts change.
     ``home`` is the folder of the journal (default: ``BATCHMILL_HOME`` or the user data
@@ -341,7 +341,8 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
     so ``resume`` continues) and is raised again. Raises JobError before any work starts if
     the job cannot run."""
     job = _start(task, inputs, output, params, workers, timeout, retries, overwrite, name, include, exclude,
-                 recursive, halt_after, max_files_per_worker, job_name, backend, scheduler, progress, home, python)
+                 recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler, progress,
+                 home, python)
     return job.wait()
 
 
@@ -349,14 +350,16 @@ def submit(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
            params: Mapping[str, Any] | None = None, workers: int | None = None, timeout: float | None = None,
            retries: int = 0, overwrite: Overwrite = "skip", name: str | None = None,
            include: Iterable[str] = (), exclude: Iterable[str] = (), recursive: bool = True,
-           halt_after: str | int | None = None, max_files_per_worker: int | None = None, job_name: str = "",
+           ignore_case: bool | None = None, halt_after: str | int | None = None,
+        max_files_per_worker: int | None = None, job_name: str = "",
            backend: Literal["local", "dask"] = "local", scheduler: str | None = None,
            progress: ProgressCallback | None = None, home: PathLike | None = None,
            python: PathLike | None = None) -> Job:
     """Start ``task`` over ``inputs`` and return its Job at once (same arguments as ``run()``;
     ``progress`` is called on the job's own thread). Raises JobError if the job cannot run."""
     job = _start(task, inputs, output, params, workers, timeout, retries, overwrite, name, include, exclude,
-                 recursive, halt_after, max_files_per_worker, job_name, backend, scheduler, progress, home, python)
+                 recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler, progress,
+                 home, python)
     job._start_thread()
     return job
 
@@ -423,7 +426,8 @@ def _engine(home: PathLike | None) -> Engine:
 
 def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], output: PathLike,
            params: Mapping[str, Any] | None, workers: int | None, timeout: float | None, retries: int,
-           overwrite: Overwrite, name: str | None, include: Iterable[str], exclude: Iterable[str], recursive: bool,
+           overwrite: Overwrite, name: str | None, include: Iterable[str], exclude: Iterable[str],
+           recursive: bool, ignore_case: bool | None,
            halt_after: str | int | None, max_files_per_worker: int | None, job_name: str,
            backend: Literal["local", "dask"], scheduler: str | None, progress: ProgressCallback | None,
            home: PathLike | None, python: PathLike | None) -> Job:
@@ -444,7 +448,7 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
         raise TypeError(f"task must be a callable fn(src, dst, **params) or a processor's name, "
                         f"not {type(task).__name__}")
     spec = _spec(processor_name, spec_params, inputs, output, workers, timeout, retries, overwrite, name, include,
-                 exclude, recursive, halt_after, max_files_per_worker, job_name, backend, scheduler)
+                 exclude, recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler)
     engine = _engine(home)
     try:
         job = Job(engine, engine.submit(spec, processor), progress)
@@ -456,7 +460,8 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
 
 def _spec(processor: str, params: dict[str, Any], inputs: PathLike | Iterable[PathLike], output: PathLike,
           workers: int | None, timeout: float | None, retries: int, overwrite: Overwrite, name: str | None,
-          include: Iterable[str], exclude: Iterable[str], recursive: bool, halt_after: str | int | None,
+          include: Iterable[str], exclude: Iterable[str], recursive: bool, ignore_case: bool | None,
+          halt_after: str | int | None,
           max_files_per_worker: int | None, job_name: str, backend: str, scheduler: str | None) -> JobSpec:
     paths = _paths(inputs)
     if not paths:
@@ -469,11 +474,12 @@ def _spec(processor: str, params: dict[str, Any], inputs: PathLike | Iterable[Pa
     try:
         spec = JobSpec(
             processor=processor, inputs=tuple(paths), output=str(Path(output).expanduser()), params=params,
-            include=tuple(include), exclude=tuple(exclude), recursive=recursive, overwrite=overwrite,  # type: ignore[arg-type]
+            include=tuple(include), exclude=tuple(exclude), recursive=recursive,
+            overwrite=overwrite,  # type: ignore[arg-type]
             workers=default_workers() if workers is None else workers, timeout_s=timeout, retries=retries,
             max_files_per_worker=max_files_per_worker,
             halt_after=None if halt_after is None else str(halt_after), name=job_name, name_template=name,
-            backend=backend, scheduler=scheduler)
+            backend=backend, scheduler=scheduler, ignore_case=ignore_case)
         spec.to_json()  # what the journal will hold
     except ValueError as exc:
         raise JobError(str(exc)) from None

@@ -1,8 +1,9 @@
 """``batchmill`` on the command line: run, resume, retry, jobs, show, processors.
 
-Exit status: 0 every file done or skipped; 1 some files failed; 2 the job could
-not start (with a message naming what is wrong); 130 interrupted (the journal
-keeps the state; ``batchmill resume`` continues).
+Exit status (batchmill.core.exit_status): 0 every file done or skipped; 1 some files
+failed; 2 the job could not start (with a message naming what is wrong); 4 no file to
+process (nothing matched); 130 interrupted (the journal keeps the state; ``batchmill
+resume`` continues).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 
 from batchmill.core import __version__
 from batchmill.core.events import FileStatus, JobState
+from batchmill.core.exit_status import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_FILES, EXIT_OK, EXIT_USAGE
 from batchmill.core.spec import JobSpec, Overwrite, default_workers, parse_halt
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_FILES", "EXIT_OK", "EXIT_USAGE", "main"]
 
 
 class UsageError(Exception):
@@ -49,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                      help="leave out files and folders that match (repeatable)")
     run.add_argument("--no-recursive", action="store_true", help="only the top level of each folder")
+    case = run.add_mutually_exclusive_group()
+    case.add_argument("--ignore-case", "-i", dest="ignore_case", action="store_const", const=True, default=None,
+                      help="patterns ignore case (*.jpg matches IMG_1.JPG); the default on Windows and macOS")
+    case.add_argument("--case-sensitive", dest="ignore_case", action="store_const", const=False,
+                      help="patterns keep case; the default elsewhere")
     run.add_argument("--overwrite", choices=[o.value for o in Overwrite], default=None,
                      help="when an output exists: skip the file (default), replace it, or write 'name (1).ext'")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
@@ -221,7 +228,8 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             retries=pick(args.retries, preset.retries if preset else None, 0),
             max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name,
             name_template=pick(args.name_template, preset.name_template if preset else None, None),
-            backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler)
+            backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler,
+            ignore_case=args.ignore_case)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -305,11 +313,11 @@ def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
         follower = Follower(job_id, quiet=args.quiet)
         interrupted = _install_interrupt(lambda: engine.interrupt(job_id))
         outcome = follower.follow(engine.events)
-        if not args.quiet or outcome.state is JobState.ERROR:
+        code = outcome.exit_code()
+        if not args.quiet or outcome.state is JobState.ERROR or code == EXIT_NO_FILES:
             print(follower.summary(), file=sys.stderr)
         if args.json:
             print(follower.as_json())
-        code = outcome.exit_code()
         if interrupted and outcome.state is JobState.INTERRUPTED and interrupted[0] == signal.SIGTERM:
             code = 128 + signal.SIGTERM
         return code

@@ -51,6 +51,7 @@ from batchmill.core.jobrun import JobRun
 from batchmill.core.lifecycle import Verb
 from batchmill.core.journal import Journal, pid_alive
 from batchmill.core.messages import PayloadBroken, Progress, Results, RunBatch, Started
+from batchmill.core.patterns import describe_no_match
 from batchmill.core.plan import PlanError
 from batchmill.core.prepare import JobError, PreparedJob, prepare_again, prepare_new
 from batchmill.core.processors.base import Processor
@@ -400,6 +401,8 @@ class _Loop:
                     self.emit(Log("info", line, run.job_id))
             except Exception as exc:  # noqa: BLE001 - reported as the job's error
                 state, error = JobState.ERROR, f"the final step of {run.spec.processor!r} failed: {exc}"
+        if state is JobState.COMPLETED and run.total == 0 and error is None:  # exits EXIT_NO_FILES
+            error = describe_no_match(run.spec.include, run.spec.exclude, run.spec.ignore_case)
         run.state = state
         self.engine._states[run.job_id] = state
         self.journal.set_job_state(run.job_id, state, error=error, elapsed=run.elapsed)

@@ -80,7 +80,7 @@ def iter_plan(
     log: Callable[[str], None],
 ) -> Iterator[PlannedFile]:
     """Yield every input file with its output, lazily. Raises PlanError on an output collision."""
-    file_filter = Filter(spec.include, spec.exclude)
+    file_filter = Filter(spec.include, spec.exclude, spec.ignore_case)
     output_real = {os.path.realpath(spec.output)}
     planner = _Planner(spec, processor, params)
     for root in roots:

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from batchmill.core.events import (
     Event, FileFailed, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged, Log,
 )
+from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
 
 PLAIN_EVERY_S = 2.0
 SHOWN_FAILURES = 50
@@ -31,11 +32,7 @@ class Outcome:
     failures: list[dict[str, str]] = field(default_factory=list)
 
     def exit_code(self) -> int:
-        if self.state is JobState.ERROR:
-            return 2
-        if self.state in (JobState.INTERRUPTED, JobState.CANCELLED):
-            return 130
-        return 1 if self.failed else 0
+        return exit_status(self.state, self.total, self.failed)
 
     def as_json(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "state": self.state.value, "total": self.total, "done": self.done,
@@ -98,6 +95,8 @@ class Follower:
         out = self.outcome
         if out.state is JobState.ERROR:
             return f"error: {out.error}"
+        if out.error and self.outcome.exit_code() == EXIT_NO_FILES:
+            return f"{out.error} (job {out.job_id})"
         lines = [f"{out.state.value}: {out.done} done, {out.failed} failed, {out.skipped} skipped "
                  f"of {out.total} files in {out.elapsed_s:.1f} s (job {out.job_id})"]
         if out.failures:

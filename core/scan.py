@@ -8,40 +8,18 @@ temporary files.
 
 from __future__ import annotations
 
-import fnmatch
 import operator
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from batchmill.core.outputs import is_tmp_name
+from batchmill.core.patterns import Filter  # the one set of pattern semantics
 
-
-class Filter:
-    """Include/exclude globs, matched against a file's name and its path relative to its input."""
-
-    def __init__(self, include: tuple[str, ...], exclude: tuple[str, ...]) -> None:
-        self.include = include
-        self.exclude = exclude
-
-    def wants_file(self, name: str, relpath: str) -> bool:
-        if not self.include and not self.exclude:
-            return True
-        if self.include and not any(_match(name, relpath, pat) for pat in self.include):
-            return False
-        return not any(_match(name, relpath, pat) for pat in self.exclude)
-
-    def wants_dir(self, name: str, relpath: str) -> bool:
-        return not any(_match(name, relpath, pat) for pat in self.exclude)
+__all__ = ["Filter", "iter_folder"]
 
 
 _name = operator.attrgetter("name")
-
-
-def _match(name: str, relpath: str, pattern: str) -> bool:
-    if os.sep != "/":
-        relpath = relpath.replace(os.sep, "/")  # patterns are written with "/" everywhere
-    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(relpath, pattern)
 
 
 def iter_folder(

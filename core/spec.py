@@ -45,6 +45,7 @@ class JobSpec:
     name_template: str | None = None  # output naming, e.g. "{stem}_small{ext}" (batchmill.core.naming)
     backend: str = "local"  # "local" (own process pool) or "dask"
     scheduler: str | None = None  # Dask scheduler address; None with backend "dask": a LocalCluster
+    ignore_case: bool | None = None  # patterns ignore case; None: as the platform's file systems do (core.patterns)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(str(Path(p).absolute()) for p in self.inputs))

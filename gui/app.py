@@ -1,9 +1,9 @@
 """``batchmill gui [INPUT...] [--processor NAME] [--param K=V]... [--output DIR] [--start] [--exit-when-done]``.
 
 Exit status (with ``--exit-when-done``): 0 every file done or skipped; 1 some
-files failed; 2 bad arguments or a job that could not start; 130 a job was
-cancelled or interrupted (closing the window). Without it: 0 when the window
-closes, 2 for bad arguments.
+files failed; 2 bad arguments or a job that could not start; 4 no file to process
+(nothing matched); 130 a job was cancelled or interrupted (closing the window).
+Without it: 0 when the window closes, 2 for bad arguments.
 
 Start-up timing: with ``BATCHMILL_STARTUP_PROBE`` set to the launcher's
 ``time.time()`` at launch, the window prints ``window shown after X.XXX s`` once
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from batchmill.core.exit_status import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_FILES, EXIT_OK, EXIT_USAGE
 
 
 class UsageError(Exception):
@@ -175,7 +175,9 @@ class _Outcome:
             return EXIT_USAGE
         if not self.finished or states & {JobState.CANCELLED, JobState.INTERRUPTED}:
             return EXIT_INTERRUPTED
-        return EXIT_FAILED if any(row.failed for row in rows) else EXIT_OK
+        if any(row.failed for row in rows):
+            return EXIT_FAILED
+        return EXIT_NO_FILES if rows and all(row.total == 0 for row in rows) else EXIT_OK
 
 
 def _finish(window: Any, app: Any, outcome: _Outcome) -> None:

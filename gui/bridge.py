@@ -30,6 +30,7 @@ from batchmill.core.events import (
     Event, FileFailed, FileProgress, FileStarted, FileStatus, JobFinished, JobProgress, JobQueued,
     JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
+from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
 from batchmill.core.journal import FileRecord, JobRecord
 from batchmill.core.lifecycle import Verb
 from batchmill.core.processors.python_script import script_processor_name
@@ -286,6 +287,8 @@ class Bridge(QObject):
         batch.touched.add(event.job_id)
         batch.finished.append(event.job_id)
         level = "error" if event.state is JobState.ERROR or event.failed else "info"
+        if level == "info" and nothing_matched(row):
+            level = "warning"
         batch.lines.append((level, summarize(row)))
 
     def _on_file_started(self, event: FileStarted, batch: _TickBatch) -> None:
@@ -337,8 +340,15 @@ def summarize(row: JobRow) -> str:
     """One line about a finished job, for the log and the notification."""
     if row.state is JobState.ERROR:
         return f"{row.name}: could not run: {row.error}"
+    if nothing_matched(row):
+        return f"{row.name}: {row.error}"
     return (f"{row.name}: {describe_state(row.state)} — {row.done:,} done, {row.failed:,} failed, "
             f"{row.skipped:,} skipped of {row.total:,} files in {format_duration(row.elapsed_s)}")
+
+
+def nothing_matched(row: JobRow) -> bool:
+    """A job that found no file to process (it exits EXIT_NO_FILES; the engine says why in its error)."""
+    return exit_status(row.state, row.total, row.failed) == EXIT_NO_FILES
 
 
 def processor_label(spec: JobSpec) -> str:
