@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -78,24 +79,32 @@ class FileHasher:
         return digest.hexdigest()
 
 
-def manifest_line(digest: str, relpath: str) -> str:
-    """One line as ``sha256sum`` writes it, escaping names the way coreutils does."""
-    if "\\" in relpath or "\n" in relpath or "\r" in relpath:
-        escaped = relpath.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-        return f"\\{digest}  {escaped}\n"
-    return f"{digest}  {relpath}\n"
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
-def manifest_text(entries: list[tuple[str, str]]) -> str:
-    """The manifest for ``(relative path, digest)`` pairs. Built the fast way, then checked once
-    for the rare name that must be escaped (digests are hex, so a backslash, a carriage return or
-    an extra newline in the text can only come from a name): this runs for every file."""
+def manifest_line(digest: str, relpath: str) -> bytes:
+    """One line as ``sha256sum`` writes it: the name as the file system's raw bytes (a name that
+    is not valid UTF-8 stays the bytes it is, as ``os.fsencode`` gives them back), and a name with
+    a backslash, newline or carriage return escaped, the line marked with a leading backslash."""
+    name = os.fsencode(relpath)
+    if b"\\" in name or b"\n" in name or b"\r" in name:
+        escaped = name.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+        return b"\\" + digest.encode("ascii") + b"  " + escaped + b"\n"
+    return digest.encode("ascii") + b"  " + name + b"\n"
+
+
+def manifest_bytes(entries: list[tuple[str, str]]) -> bytes:
+    """The manifest for ``(relative path, digest)`` pairs, as bytes: names are file-system names,
+    not text. Built the fast way (one encode of the whole text, as os.fsencode would encode each
+    name: digests are ASCII), then checked once for the rare name that must be escaped (a
+    backslash, a carriage return or an extra newline can only come from a name): this runs for
+    every file."""
     if os.sep != "/":
         entries = [(relpath.replace(os.sep, "/"), digest) for relpath, digest in entries]
-    text = "".join([f"{digest}  {relpath}\n" for relpath, digest in entries])
-    if "\\" in text or "\r" in text or text.count("\n") != len(entries):
-        text = "".join([manifest_line(digest, relpath) for relpath, digest in entries])
-    return text
+    data = "".join([f"{digest}  {relpath}\n" for relpath, digest in entries]).encode(_FS_ENCODING, _FS_ERRORS)
+    if b"\\" in data or b"\r" in data or data.count(b"\n") != len(entries):
+        data = b"".join([manifest_line(digest, relpath) for relpath, digest in entries])
+    return data
 
 
 class ChecksumProcessor(Processor):
@@ -124,7 +133,7 @@ class ChecksumProcessor(Processor):
         lines = []
         for folder, entries in sorted(by_folder.items()):
             entries.sort()  # by name (each is unique): a manifest a person can read down
-            target = write_atomically(folder / manifest, manifest_text(entries).encode("utf-8"), overwrite)
+            target = write_atomically(folder / manifest, manifest_bytes(entries), overwrite)
             if target is None:
                 lines.append(f"kept the existing {folder / manifest} (use --overwrite replace to rewrite it)")
             else:
