@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from batchmill.core.events import FileStatus
+from batchmill.core.inputs_guard import InputGuard, OverlapError
 from batchmill.core.naming import render
 from batchmill.core.outputs import free_name
 from batchmill.core.processors.base import Processor, RootOutput
@@ -61,7 +62,25 @@ def plan_roots(spec: JobSpec) -> list[RootOutput]:
                 f"drop them in separate jobs or rename one")
         claimed[key] = str(path)
         roots.append(RootOutput(index, path, is_dir, output / name if is_dir else output))
+    try:
+        InputGuard(roots, output).check_roots()
+    except OverlapError as exc:
+        raise PlanError(str(exc)) from None
     return roots
+
+
+def check_dropped_files(spec: JobSpec, processor: Processor, params: Mapping[str, Any],
+                        roots: list[RootOutput]) -> None:
+    """Refuse, before the job starts, a dropped file whose output would be an input or land in
+    an input folder (folders' own files are checked as the scan plans them)."""
+    guard = InputGuard(roots, spec.output)
+    try:
+        for root in roots:
+            name = None if root.is_dir else preview_output(spec, processor, params, root.input.name)
+            if name is not None:
+                guard.check_output(str(root.output), name, str(root.input))
+    except OverlapError as exc:
+        raise PlanError(str(exc)) from None
 
 
 def preview_output(spec: JobSpec, processor: Processor, params: Mapping[str, Any], input_name: str) -> str | None:
@@ -81,8 +100,9 @@ def iter_plan(
 ) -> Iterator[PlannedFile]:
     """Yield every input file with its output, lazily. Raises PlanError on an output collision."""
     file_filter = Filter(spec.include, spec.exclude, spec.ignore_case)
-    output_real = {os.path.realpath(spec.output)}
-    planner = _Planner(spec, processor, params)
+    guard = InputGuard(roots, spec.output)
+    output_real = guard.skipped_real_paths()  # the output folder, and each input folder's within it
+    planner = _Planner(spec, processor, params, guard)
     for root in roots:
         if root.is_dir:
             if _inside(spec.output, str(root.input)):
@@ -103,8 +123,9 @@ def iter_plan(
 class _Planner:
     """Maps one input to its output; remembers every output so a collision is caught."""
 
-    def __init__(self, spec: JobSpec, processor: Processor, params: Mapping[str, Any]) -> None:
+    def __init__(self, spec: JobSpec, processor: Processor, params: Mapping[str, Any], guard: InputGuard) -> None:
         self.spec = spec
+        self.guard = guard
         self.processor = processor
         self.params = params
         self.planned: dict[str, str] = {}
@@ -120,7 +141,12 @@ class _Planner:
             return PlannedFile(root, src, None, PENDING, size)
         if self.template is not None:
             out_name = render(self.template, name, out_name)
-        dst = os.path.join(out_base, rel_dir, out_name) if rel_dir else os.path.join(out_base, out_name)
+        folder = os.path.join(out_base, rel_dir) if rel_dir else out_base
+        try:
+            self.guard.check_output(folder, out_name, src)
+        except OverlapError as exc:
+            raise PlanError(str(exc)) from None
+        dst = os.path.join(folder, out_name)
         key = os.path.normcase(dst)
         if key in self.planned:
             raise PlanError(f"inputs {self.planned[key]} and {src} would both write {dst}")

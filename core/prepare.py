@@ -13,7 +13,7 @@ from typing import Any, Literal
 from batchmill.core.events import FileStatus, JobState
 from batchmill.core.journal import Journal, JobRecord
 from batchmill.core.payload import PayloadError, dumps_checked, payload_key, translate_legacy
-from batchmill.core.plan import PlanError, plan_roots
+from batchmill.core.plan import PlanError, check_dropped_files, plan_roots
 from batchmill.core.processors import Processor, UnknownProcessor, get_processor
 from batchmill.core.processors.base import ParamError, RootOutput, restore_params
 from batchmill.core.spec import JobSpec
@@ -42,6 +42,7 @@ def prepare_new(spec: JobSpec, journal: Journal, processor: Processor | None = N
         processor = processor or get_processor(spec.processor)
         params = processor.validate(spec.params)
         roots = plan_roots(spec)
+        check_dropped_files(spec, processor, params, roots)
         payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
     except (UnknownProcessor, ParamError, PlanError, PayloadError) as exc:
         raise JobError(str(exc)) from None

@@ -33,6 +33,7 @@ def iter_folder(
 
     Plain strings throughout: this runs once per file, and pathlib costs more than the scan."""
     filtering = bool(file_filter.include or file_filter.exclude)
+    written = tuple(real.rstrip(os.sep) + os.sep for real in skip_real)
     seen: set[tuple[int, int]] = set()
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
@@ -61,6 +62,9 @@ def iter_folder(
                     continue
                 relpath = f"{rel}{os.sep}{name}" if rel else name
                 if filtering and not file_filter.wants_file(name, relpath):
+                    continue
+                if written and entry.is_symlink() and os.path.realpath(entry.path).startswith(written):
+                    on_skip(f"not reading {entry.path}: it leads into the output folder")
                     continue
                 yield entry.path, relpath, -1  # sizes are measured by the workers, in parallel
             elif is_dir:
