@@ -3,7 +3,6 @@ what each outcome means, and what gets journaled. Only the engine thread touches
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -13,11 +12,11 @@ from typing import Any
 
 from batchmill.core.batching import BatchSizer
 from batchmill.core.events import (
-    Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState,
+    Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState, Log,
 )
 from batchmill.core.journal import Journal, to_us
 from batchmill.core.messages import Failure, Results
-from batchmill.core.outputs import tmp_name_for, tmp_path_for
+from batchmill.core.outputs import remove_job_temporaries, remove_quietly, tmp_name_for, tmp_path_for
 from batchmill.core.plan import SKIPPED, PlannedFile, iter_plan
 from batchmill.core.prepare import PreparedJob
 from batchmill.core.processors.base import Processor
@@ -137,9 +136,12 @@ class JobRun:
                 self.failed += 1
             else:
                 if rec.output is not None:
-                    _unlink(tmp_path_for(Path(rec.output), self.job_id))  # left by a run that died
+                    self._clean_up(tmp_path_for(Path(rec.output), self.job_id))  # left by a run that died
                 self.entries[rec.idx] = (rec.root, rec.input, rec.output)
                 self.pending.append(rec.idx)
+        for root in self.prepared.roots:  # a final step's temporaries (a manifest being written)
+            for problem in remove_job_temporaries(root.output, self.job_id):
+                self.warn(problem)
         # --halt-after counts this session's failures: a resumed halted job must not halt at once.
         self.halt_base = (self.failed, self.total - len(self.pending))
         return known
@@ -210,6 +212,8 @@ class JobRun:
             self.remove_tmp(current)  # it was being written when the worker went
         if unexplained:
             self.unpinned_deaths += 1
+        elif current is not None:
+            self.unpinned_deaths = 0  # the worker had loaded the processor and started a file
         for file_id in reversed(batch.file_ids):
             if file_id in batch.pending and not (failure is not None and file_id == current):
                 self.requeue(file_id)
@@ -254,7 +258,16 @@ class JobRun:
     def remove_tmp(self, idx: int) -> None:
         entry = self.entries.get(idx)
         if entry is not None and entry[2] is not None:
-            _unlink(tmp_path_for(Path(entry[2]), self.job_id))
+            self._clean_up(tmp_path_for(Path(entry[2]), self.job_id))
+
+    def _clean_up(self, tmp: Path) -> None:
+        """A clean-up that fails is told, never raised: it concerns one file, not the job."""
+        problem = remove_quietly(tmp)
+        if problem:
+            self.warn(problem)
+
+    def warn(self, message: str) -> None:
+        self.emit(Log("warning", message, self.job_id))
 
     # -- reporting --------------------------------------------------------
     @property
@@ -286,13 +299,6 @@ class JobRun:
     @property
     def finished(self) -> bool:
         return self.planning is None and not self.pending and not self.entries and not self.inflight
-
-
-def _unlink(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except (FileNotFoundError, NotADirectoryError):  # never made, or its folder could not be
-        pass
 
 
 __all__ = ["JobRun", "FailureKind"]

@@ -25,6 +25,7 @@ class FailureKind(str, enum.Enum):
     WORKER_DIED = "worker-died"  # the worker process exited or was killed
     TIMEOUT = "timeout"  # the file ran past the per-file timeout
     UNPICKLABLE_RESULT = "unpicklable-result"  # the return value could not be sent back
+    UNRECORDABLE_RESULT = "unrecordable-result"  # the return value has no journal form, or is over the cap
     INPUT_ERROR = "input-error"  # the input could not be read (vanished, permissions)
     OUTPUT_ERROR = "output-error"  # the output could not be written (disk full, read-only)
     PAYLOAD_ERROR = "payload-error"  # the processor could not be loaded in the worker

@@ -27,6 +27,8 @@ from typing import Any
 
 from batchmill.core.context import ProcessorContext
 from batchmill.core.messages import FailureKind, Failure, PayloadBroken, Progress, Results, RunBatch, Started, Stop
+from batchmill.core.outputs import remove_quietly
+from batchmill.core.results import journal_form, max_result_bytes
 
 # Results of a long batch are flushed this often so progress stays live.
 FLUSH_INTERVAL_S = 0.1
@@ -85,6 +87,7 @@ class _Runner:
         self.batch_id = -1
         self.file_id = -1
         self.context = ProcessorContext(worker_id, scratch_root, self._send_progress)
+        self.max_result = max_result_bytes()
 
     def run_batch(self, batch: RunBatch) -> None:
         self.batch_id = batch.batch_id
@@ -167,25 +170,20 @@ class _Runner:
         except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
             return self._failed(exc, src, dst, tmp, size)
 
-    @staticmethod
-    def _finish(result: Any, size: int | None, dst: str | None, tmp: str | None) -> _Ran:
-        """The processor returned: check its value can travel, then move its output into place."""
-        failure = _check_picklable(result)
+    def _finish(self, result: Any, size: int | None, dst: str | None, tmp: str | None) -> _Ran:
+        """The processor returned: put its value in its journal form, then move its output into place."""
+        value, failure = journal_form(result, self.max_result)
         if failure is not None:  # a failed file leaves no output behind, even one it wrote
-            if tmp is not None:
-                _remove_quietly(tmp)
-            return None, size, False, failure
+            return None, size, False, _with_clean_up(failure, tmp)
         made = tmp is not None and os.path.lexists(tmp)
         if made:
             assert dst is not None and tmp is not None
             os.replace(tmp, dst)
-        return result, size, made, None
+        return value, size, made, None
 
     @staticmethod
     def _failed(exc: BaseException, src: str, dst: str | None, tmp: str | None, size: int | None) -> _Ran:
-        if tmp is not None:
-            _remove_quietly(tmp)
-        return None, size, False, describe_exception(exc, src, dst, tmp)
+        return None, size, False, _with_clean_up(describe_exception(exc, src, dst, tmp), tmp)
 
     def _ensure_dir(self, folder: str) -> None:
         if folder not in self.made_dirs:
@@ -257,23 +255,9 @@ def describe_exception(exc: BaseException, src: str, dst: str | None, tmp: str |
     return Failure(FailureKind.PROCESSOR_ERROR, f"processor raised {type(exc).__name__}: {exc}", tb)
 
 
-def _check_picklable(result: object) -> Failure | None:
-    if result is None or type(result) in (str, int, float, bool):
-        return None
-    try:
-        pickle.dumps(result)
-    except Exception as exc:  # noqa: BLE001 - pickle raises many types
-        return Failure(
-            FailureKind.UNPICKLABLE_RESULT,
-            f"the processor's return value could not be sent back (not picklable): "
-            f"{type(result).__name__}: {type(exc).__name__}: {exc}",
-            "".join(traceback.format_exception(exc)),
-        )
-    return None
-
-
-def _remove_quietly(path: str | Path) -> None:
-    try:
-        os.unlink(path)
-    except (FileNotFoundError, NotADirectoryError):  # never made, or its folder could not be
-        pass
+def _with_clean_up(failure: Failure, tmp: str | None) -> Failure:
+    """A failed file leaves no output behind; a temporary that cannot be removed is told with it."""
+    problem = remove_quietly(tmp) if tmp is not None else None
+    if problem is None:
+        return failure
+    return Failure(failure.kind, f"{failure.message}; {problem}", failure.traceback)

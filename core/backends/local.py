@@ -132,10 +132,16 @@ class LocalBackend(Backend):
         """A Lost for each batch the worker held; the one it was working on names its file."""
         current = worker.current()
         news: list[tuple[int, object]] = []
+        pinned = current is not None and any(current[0] in batch.pending for batch in worker.batches.values())
+        # One death is one death: unexplained (no file to blame) at most once, however many
+        # batches the worker held. A batch queued behind the one that crashed was never started,
+        # so it says nothing about whether the processor can load.
+        blame_death = unexplained and not pinned
         for batch in list(worker.batches.values()):
             here = current[0] if current is not None and current[0] in batch.pending else None
             news.append((worker.id, Lost(batch.batch_id, here, failure if here is not None else None,
-                                         unexplained and here is None)))
+                                         blame_death)))
+            blame_death = False
             self.holder.pop(batch.batch_id, None)
         worker.batches.clear()
         return news

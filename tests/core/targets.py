@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -114,9 +115,117 @@ def always_fail_on_bad(src: Path, dst: Path | None, context: ProcessorContext, d
     return copy_upper(src, dst, context, delay)
 
 
+def segfault_on_bad(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+                    marker_dir: str = "") -> int:
+    if is_bad(src):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return copy_upper(src, dst, context, delay)
+
+
+class _ReduceRaises:
+    def __reduce__(self) -> Any:
+        raise RuntimeError("this object refuses to be pickled")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("and to be shown")
+
+
+def _worker_only_instance(marker_dir: str) -> Any:
+    """An instance of a class from a module only this worker can import (written on the fly)."""
+    import importlib
+    import sys
+
+    folder = Path(marker_dir) / "worker-only"
+    folder.mkdir(exist_ok=True)
+    (folder / "helper_mod.py").write_text("class Shape:\n    def __init__(self):\n        self.sides = 3\n")
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("helper_mod").Shape()
+
+
+# What a file named bad-<kind>... returns: each cannot be recorded as it is.
+UNRECORDABLE: dict[str, Callable[[str], Any]] = {
+    "tuplekeys": lambda marker_dir: {(1, 2): "a"},
+    "hugebytes": lambda marker_dir: b"\0" * (200 << 20),
+    "workeronly": _worker_only_instance,
+    "reduceraises": lambda marker_dir: _ReduceRaises(),
+    "hugestr": lambda marker_dir: "x" * (200 << 20),
+    "nested": lambda marker_dir: {"rows": [{"blob": b"\1" * (20 << 20)}]},
+}
+
+
+def unrecordable_on_bad(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+                        marker_dir: str = "") -> Any:
+    """``bad-<kind>.txt`` writes its output, then returns the value ``UNRECORDABLE[kind]``."""
+    if is_bad(src):
+        write_good(src, dst)
+        return UNRECORDABLE[src.stem.split("-")[1]](marker_dir)
+    return copy_upper(src, dst, context, delay)
+
+
+def closerange_on_bad(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+                      marker_dir: str = "") -> int:
+    """Closes every descriptor a worker holds, its pipe to the engine included."""
+    if is_bad(src):
+        assert dst is not None
+        dst.write_bytes(b"an output that must not stay")
+        os.closerange(3, 4096)
+    return copy_upper(src, dst, context, delay)
+
+
+def noisy_copy(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+               marker_dir: str = "") -> int:
+    """Prints to stdout and stderr, and so does a program it starts."""
+    import subprocess
+    import sys
+
+    print(f"noise on stdout from {src.name}")
+    print(f"noise on stderr from {src.name}", file=sys.stderr)
+    subprocess.run(["sh", "-c", f"echo child noise for {src.name}; echo child err >&2"], check=True)
+    return copy_upper(src, dst, context, delay)
+
+
+def start_child_on_bad(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+                       marker_dir: str = "") -> int:
+    """The bad file starts a long ``sleep`` (its pid written to marker_dir), then hangs; others copy."""
+    import subprocess
+
+    if is_bad(src):
+        child = subprocess.Popen(["sleep", "303"])
+        (Path(marker_dir) / f"{src.name}.child").write_text(str(child.pid))
+        time.sleep(HANG_S)
+    return copy_upper(src, dst, context, delay)
+
+
+def start_child_and_return(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+                           marker_dir: str = "") -> int:
+    """Every file starts a long ``sleep`` it never waits for (pids written to marker_dir), then copies."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "303"])
+    (Path(marker_dir) / f"{src.name}.child").write_text(str(child.pid))
+    return copy_upper(src, dst, context, delay)
+
+
+def catastrophic_regex_on_bad(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+                              marker_dir: str = "") -> int:
+    """Busy in C code holding the GIL for far longer than any test waits."""
+    import re
+
+    if is_bad(src):
+        (Path(marker_dir) / f"{src.name}.pid").write_text(str(os.getpid()))
+        re.match(r"(a+)+$", "a" * 64 + "b")
+    return copy_upper(src, dst, context, delay)
+
+
+def do_nothing(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+               marker_dir: str = "") -> None:
+    """Writes no output."""
+
+
 TARGETS: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in (
     copy_upper, raise_on_bad, exit_on_bad, hang_on_bad, partial_then_copy, unpicklable_on_bad,
-    fail_first_attempt, always_fail_on_bad)}
+    fail_first_attempt, always_fail_on_bad, segfault_on_bad, unrecordable_on_bad, closerange_on_bad,
+    noisy_copy, start_child_on_bad, start_child_and_return, catastrophic_regex_on_bad, do_nothing)}
 
 
 # -- processors -------------------------------------------------------------------------------
