@@ -8,7 +8,9 @@ live, a crash re-queues little, and the last files spread over all workers.
 from __future__ import annotations
 
 TARGET_S = 0.05
-FIRST_BATCH = 4
+# Until a file has been timed, one file a batch: the job may be four rasters of ten minutes each,
+# and a batch of four would put them all on one worker. Tiny files pay this for one round trip.
+FIRST_BATCH = 1
 # With two batches in hand per worker, 2048 tiny files (~25 ms at 12 µs each) keep a worker
 # busy through the engine's longer steps (a journal write, a scan step); 512 let them run dry.
 MAX_BATCH = 2048

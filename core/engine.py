@@ -50,7 +50,7 @@ from batchmill.core.backends.local import LocalBackend
 from batchmill.core.jobrun import JobRun
 from batchmill.core.lifecycle import Verb
 from batchmill.core.journal import Journal, pid_alive
-from batchmill.core.messages import PayloadBroken, Progress, Results, RunBatch, Started
+from batchmill.core.messages import PayloadBroken, Progress, Results, Returned, RunBatch, Started
 from batchmill.core.patterns import describe_no_match
 from batchmill.core.plan import PlanError
 from batchmill.core.prepare import JobError, PreparedJob, prepare_again, prepare_new
@@ -455,6 +455,8 @@ class _Loop:
             except OSError:
                 run.lost(batch.batch_id, None, None)  # the worker is gone; its death is news next round
                 break
+        if not run.pending:
+            self.backend.reclaim()  # an idle worker must not wait on files queued behind a long one
 
     def on_message(self, worker: int, message: object) -> None:
         run = self.run_
@@ -470,6 +472,8 @@ class _Loop:
         elif isinstance(message, Progress):
             if run.holds(message.batch_id):
                 self.emit(FileProgress(run.job_id, message.file_id, worker, message.fraction, message.message))
+        elif isinstance(message, Returned):
+            run.returned(message.batch_id, message.file_ids)
         elif isinstance(message, Lost):
             run.lost(message.batch_id, message.current, message.failure, message.unexplained)
         elif isinstance(message, WorkerGone):

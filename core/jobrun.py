@@ -220,6 +220,15 @@ class JobRun:
         if failure is not None and current is not None and current in batch.pending:
             self.fail(current, failure)
 
+    def returned(self, batch_id: int, file_ids: tuple[int, ...]) -> None:
+        """A worker gave back files of a batch it had not started: they go out again, first in line."""
+        batch = self.inflight.pop(batch_id, None)
+        if batch is None:
+            return
+        for file_id in reversed(file_ids):
+            if file_id in batch.pending:
+                self.requeue(file_id)
+
     # -- outcomes ---------------------------------------------------------
     def fail(self, idx: int, failure: Failure, duration: float = 0.0, size: int | None = None) -> None:
         src = self.entries[idx][1]

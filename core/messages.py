@@ -127,3 +127,22 @@ class PayloadBroken:
 
     batch_id: int
     failure: Failure
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """Engine to worker: hand back the files of this batch you have not started.
+
+    Sent when another worker sits idle with nothing left to hand out, so files queued behind
+    a long one move to it instead of waiting. A batch that has finished ignores it."""
+
+    batch_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Returned:
+    """Worker to engine: these files of the batch were not started and are given back (after a
+    ``Withdraw``); the batch is over, the files go out again."""
+
+    batch_id: int
+    file_ids: tuple[int, ...]

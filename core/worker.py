@@ -14,19 +14,21 @@ from __future__ import annotations
 import errno
 import os
 import pickle
-import queue
 import shutil
 import signal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 from batchmill.core.context import ProcessorContext
-from batchmill.core.messages import FailureKind, Failure, PayloadBroken, Progress, Results, RunBatch, Started, Stop
+from batchmill.core.messages import (
+    FailureKind, Failure, PayloadBroken, Progress, Results, Returned, RunBatch, Started, Stop, Withdraw,
+)
 from batchmill.core.outputs import remove_quietly
 from batchmill.core.results import journal_form, max_result_bytes
 
@@ -45,9 +47,10 @@ def worker_main(worker_id: int, conn: Connection, slot: Any, scratch_root: str) 
     """Entry point of a worker process (the target given to ``Process``)."""
     os.environ["BATCHMILL_ROLE"] = "worker"  # bootstrap refuses to start a GUI or engine here
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
-    inbox: queue.Queue[object] = queue.Queue()
-    threading.Thread(target=_read_forever, args=(conn, inbox), daemon=True, name="reader").start()
-    runner = _Runner(worker_id, conn, slot, Path(scratch_root))
+    sender = _Sender(conn)
+    inbox = _Inbox()
+    threading.Thread(target=_read_forever, args=(conn, inbox, sender), daemon=True, name="reader").start()
+    runner = _Runner(worker_id, sender, slot, Path(scratch_root), inbox.withdrawn)
     try:
         while True:
             message = inbox.get()
@@ -59,9 +62,10 @@ def worker_main(worker_id: int, conn: Connection, slot: Any, scratch_root: str) 
         runner.clean_scratch()
 
 
-def _read_forever(conn: Connection, inbox: queue.Queue[object]) -> None:
+def _read_forever(conn: Connection, inbox: _Inbox, sender: _Sender) -> None:
     """Drain the engine's pipe at once, so the engine never blocks on a send,
-    and exit the moment the parent is gone (its pipe closes or its sentinel fires)."""
+    and exit the moment the parent is gone (its pipe closes or its sentinel fires).
+    A ``Withdraw`` is answered here, at once: the runner may be deep in a long file."""
     import multiprocessing
 
     parent = multiprocessing.parent_process()
@@ -71,14 +75,68 @@ def _read_forever(conn: Connection, inbox: queue.Queue[object]) -> None:
         if conn not in ready:
             os._exit(70)  # parent died: nobody will ever collect our results
         try:
-            inbox.put(conn.recv())
+            message = conn.recv()
         except (EOFError, OSError):
             os._exit(70)
+        if isinstance(message, Withdraw):
+            waiting = inbox.withdraw(message.batch_id)
+            if waiting is not None:
+                sender.send(Returned(waiting.batch_id, waiting.file_ids))
+        else:
+            inbox.put(message)
+
+
+class _Sender:
+    """The worker's end of the pipe, shared by the runner and the reader: one message at a time."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def send(self, message: object) -> None:
+        with self.lock:
+            self.conn.send(message)
+
+
+class _Inbox:
+    """Batches waiting for the runner. A batch asked back while it waits here leaves at once;
+    one asked back while it runs is marked in ``withdrawn`` and stops before its next file."""
+
+    def __init__(self) -> None:
+        self.items: deque[object] = deque()
+        self.ready = threading.Condition()
+        self.withdrawn: set[int] = set()
+
+    def put(self, message: object) -> None:
+        with self.ready:
+            self.items.append(message)
+            self.ready.notify()
+
+    def get(self) -> object:
+        with self.ready:
+            while not self.items:
+                self.ready.wait()
+            return self.items.popleft()
+
+    def withdraw(self, batch_id: int) -> RunBatch | None:
+        """Take a waiting batch out (its processor stays, as an empty batch); None if it has started."""
+        with self.ready:
+            for i, item in enumerate(self.items):
+                if isinstance(item, RunBatch) and item.batch_id == batch_id:
+                    if item.payload is None:
+                        del self.items[i]
+                    else:  # later batches come without the processor: it must still be loaded
+                        self.items[i] = item.part(0, 0)
+                    return item
+            self.withdrawn.add(batch_id)
+            return None
 
 
 class _Runner:
-    def __init__(self, worker_id: int, conn: Connection, slot: Any, scratch_root: Path) -> None:
+    def __init__(self, worker_id: int, conn: Connection | _Sender, slot: Any, scratch_root: Path,
+                 withdrawn: set[int] | None = None) -> None:
         self.worker_id = worker_id
+        self.withdrawn: set[int] = withdrawn if withdrawn is not None else set()
         self.conn = conn
         self.slot = slot
         self.scratch_root = scratch_root
@@ -99,7 +157,11 @@ class _Runner:
         last_flush = time.perf_counter()
         previous_slow = True
         srcs, dsts, tmps = batch.srcs, batch.dsts, batch.tmps
+        withdrawn, given_back = self.withdrawn, 0
         for i, file_id in enumerate(batch.file_ids):
+            if withdrawn and batch.batch_id in withdrawn:
+                given_back = len(batch.file_ids) - i
+                break
             self._enter(file_id)
             if previous_slow:
                 self.conn.send(Started(batch.batch_id, file_id))
@@ -113,7 +175,13 @@ class _Runner:
                 self.conn.send(out.take(False))
                 last_flush = now
         self._leave()
-        self.conn.send(out.take(True))
+        withdrawn.discard(batch.batch_id)
+        if given_back:
+            if out.file_ids:
+                self.conn.send(out.take(False))
+            self.conn.send(Returned(batch.batch_id, batch.file_ids[-given_back:]))
+        else:
+            self.conn.send(out.take(True))
 
     def _load(self, batch: RunBatch) -> TaskFn | None:
         fn = self.payloads.get(batch.payload_key)

@@ -97,6 +97,11 @@ class Backend(ABC):
     def shutdown(self) -> None:
         """Stop every worker; leave no process behind."""
 
+    def reclaim(self) -> None:
+        """Nothing is left to hand out: take back files queued behind a long one on a busy
+        worker, for an idle one (they come back as ``Returned``). A backend that balances
+        its own queue (Dask) does nothing."""
+
     def retire_workers(self) -> None:
         """Let every worker exit once it has finished what it holds, without waiting for it and
         without replacing it (nothing more is coming); the next ``configure()`` starts new ones."""

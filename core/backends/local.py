@@ -9,15 +9,38 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterable
 from multiprocessing.context import BaseContext
-from typing import Any
+from typing import Any, NamedTuple
 
 from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
 from batchmill.core.events import FailureKind
-from batchmill.core.messages import Failure, PayloadBroken, Results, RunBatch
+from batchmill.core.messages import Failure, PayloadBroken, Results, Returned, RunBatch, Withdraw
 from batchmill.core.pool import WorkerHandle, WorkerPool, describe_exit
 
 BATCHES_PER_WORKER = 2  # one running, one waiting in the pipe: no idle gap between batches
+# A worker this long on one file (or, between files, this long since it was last sent a batch)
+# while another sits idle with nothing to hand out gives back the files it has not started:
+# long enough that the tail of a tiny-file job never churns, short beside a file worth waiting for.
+WITHDRAW_AFTER_S = 0.1
+
+
+class Holding(NamedTuple):
+    """What one worker holds, as the withdraw policy sees it."""
+
+    worker: int
+    busy_s: float  # on its current file, or since its last batch was sent when between files
+    unstarted: tuple[tuple[int, int], ...]  # (batch id, files not started), batches not yet asked back
+
+
+def batches_to_withdraw(holdings: Iterable[Holding], idle: int, after_s: float = WITHDRAW_AFTER_S) -> list[int]:
+    """The batches to ask back so that ``idle`` workers get work: from the workers stuck longest
+    behind their current file, most queued files first, one holder per idle worker."""
+    if idle <= 0:
+        return []
+    stuck = [h for h in holdings if h.busy_s >= after_s and any(n for _, n in h.unstarted)]
+    stuck.sort(key=lambda h: (-sum(n for _, n in h.unstarted), -h.busy_s))
+    return [batch_id for h in stuck[:idle] for batch_id, n in h.unstarted if n]
 
 
 class LocalBackend(Backend):
@@ -27,6 +50,8 @@ class LocalBackend(Backend):
         self.pool = WorkerPool(context, scratch_root)
         self.settings = BackendSettings(workers=1)
         self.holder: dict[int, WorkerHandle] = {}  # batch id -> worker
+        self.last_sent: dict[int, float] = {}  # worker id -> time.time() of its last batch
+        self.withdrawing: set[int] = set()  # batch ids asked back, not answered yet
         self.start_method = context.get_start_method()
 
     def describe(self) -> str:
@@ -74,10 +99,37 @@ class LocalBackend(Backend):
         self.pool.send(worker, batch, list(batch.file_ids))
         worker.payload_keys.add(batch.payload_key)
         self.holder[batch.batch_id] = worker
+        self.last_sent[worker.id] = time.time()
         limit = self.settings.max_files_per_worker
         if limit and worker.files_sent >= limit:
             self.pool.ask_to_stop(worker)  # recycled: a fresh worker takes its place now
             self.fit()
+
+    def reclaim(self) -> None:
+        """Ask workers stuck on a long file to give back the files queued behind it, while
+        another worker is idle (the engine calls this when it has nothing left to hand out)."""
+        open_workers = [w for w in self.pool.live() if not w.retiring]
+        idle = sum(1 for w in open_workers if not w.batches)
+        if not idle:
+            return
+        now = time.time()
+        for batch_id in batches_to_withdraw((self._holding(w, now) for w in open_workers if w.batches), idle):
+            worker = self.holder.get(batch_id)
+            if worker is None:
+                continue
+            try:
+                worker.conn.send(Withdraw(batch_id))
+            except OSError:
+                continue  # it is dying; its sentinel gives the batch back
+            self.withdrawing.add(batch_id)
+
+    def _holding(self, worker: WorkerHandle, now: float) -> Holding:
+        current = worker.current()
+        busy = now - (current[1] if current is not None else self.last_sent.get(worker.id, now))
+        on = current[0] if current is not None else None
+        unstarted = tuple((b.batch_id, len(b.pending) - (on in b.pending)) for b in worker.batches.values()
+                          if b.batch_id not in self.withdrawing)
+        return Holding(worker.id, busy, unstarted)
 
     def _allowance(self, worker: WorkerHandle) -> int:
         limit = self.settings.max_files_per_worker
@@ -120,6 +172,11 @@ class LocalBackend(Backend):
                         if message.batch_done:
                             del worker.batches[message.batch_id]
                             self.holder.pop(message.batch_id, None)
+                            self.withdrawing.discard(message.batch_id)
+                elif isinstance(message, Returned):
+                    worker.batches.pop(message.batch_id, None)
+                    self.holder.pop(message.batch_id, None)
+                    self.withdrawing.discard(message.batch_id)
                 elif isinstance(message, PayloadBroken):
                     worker.batches.pop(message.batch_id, None)
                     self.holder.pop(message.batch_id, None)
@@ -143,6 +200,7 @@ class LocalBackend(Backend):
                                          blame_death)))
             blame_death = False
             self.holder.pop(batch.batch_id, None)
+            self.withdrawing.discard(batch.batch_id)
         worker.batches.clear()
         return news
 
