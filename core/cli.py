@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from batchmill.core import __version__
 from batchmill.core.events import FileStatus, JobState
@@ -27,19 +28,55 @@ __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_FILES", "EXIT_OK", "EXIT_
 
 
 class UsageError(Exception):
-    """Bad command line: printed as ``batchmill: error: …`` with exit 2."""
+    """Bad command line: printed as ``batchmill: error: …`` with exit 2 (and, with ``--json``, the
+    JSON object of a job that could not start): every exit-2 error of the CLI goes through here."""
+
+    def __init__(self, message: str, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="batchmill", description="Batch file processor: every core on every file.")
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors (a missing argument, a bad value) become UsageErrors, so they are
+    reported like every other exit-2 error; sub-parsers are made of this class too."""
+
+    run_parser: argparse.ArgumentParser | None = None  # the top-level parser's ``run``
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage())
+
+    def parse_command_line(self, argv: list[str]) -> argparse.Namespace:
+        """``run``'s INPUTs may come before and after options (``run --preset P IN``, ``run P -
+        -0 --root IN``) and may be none (``--files-from``): parsed intermixed, which argparse
+        offers only for a parser without sub-commands, so ``run`` is parsed by its own."""
+        if argv[:1] == ["run"] and self.run_parser is not None:
+            args = self.run_parser.parse_intermixed_args(argv[1:])
+            args.command = "run"
+            return args
+        return self.parse_args(argv)
+
+
+def usage_failure(message: str, as_json: bool, usage: str = "") -> int:
+    """Report an error that stops a command before any job runs; returns EXIT_USAGE."""
+    print(f"{usage}batchmill: error: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"job_id": None, "state": "error", "error": message, "total": 0, "done": 0,
+                          "failed": 0, "skipped": 0, "elapsed_s": 0.0, "failures": []}))
+    return EXIT_USAGE
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="batchmill", description="Batch file processor: every core on every file.")
     parser.add_argument("--version", action="version", version=f"batchmill {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a processor over files and folders",
                          usage="batchmill run PROCESSOR INPUT... --output DIR [options]\n"
+                               "       batchmill run PROCESSOR - [-0] [--root DIR] --output DIR [options]\n"
                                "       batchmill run --preset NAME INPUT... [options]")
     run.add_argument("processor", metavar="PROCESSOR", help="the processor (not given with --preset)")
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="files and folders")
+    run.add_argument("inputs", nargs="*", metavar="INPUT",
+                     help="files and folders; a lone - reads a list of files from stdin")
     run.add_argument("--output", "-o", default=None, metavar="DIR",
                      help="where outputs go: a folder X becomes DIR/X.name/…, a file DIR/name")
     run.add_argument("--param", "-p", action="append", default=[], metavar="K=V",
@@ -50,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only files whose name or relative path matches (repeatable)")
     run.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                      help="leave out files and folders that match (repeatable)")
+    run.add_argument("--files-from", default=None, metavar="FILE",
+                     help="read the files to process from FILE, one a line (- is stdin), as rsync and tar do")
+    run.add_argument("--null", "-0", action="store_true",
+                     help="the list is NUL-separated, as find -print0 writes it (any file name gets through)")
+    run.add_argument("--root", default=None, metavar="DIR",
+                     help="listed files are laid out relative to DIR, mirrored as OUTPUT/DIR.name/… as when "
+                          "DIR is the input (default: the deepest folder holding them all)")
     run.add_argument("--no-recursive", action="store_true", help="only the top level of each folder")
     case = run.add_mutually_exclusive_group()
     case.add_argument("--ignore-case", "-i", dest="ignore_case", action="store_const", const=True, default=None,
@@ -78,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Dask scheduler, e.g. tcp://host:8786 (implies --backend dask; without it, "
                           "--backend dask starts a local cluster)")
     _add_report_options(run)
+    parser.run_parser = run
 
     resume = sub.add_parser("resume", help="continue an interrupted job (default: the latest)")
     resume.add_argument("job_id", nargs="?", metavar="JOB_ID")
@@ -114,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object when the job ends")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    volume = p.add_mutually_exclusive_group()
+    volume.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    volume.add_argument("--verbose", "-v", action="store_true", help="a line for every file done or skipped")
 
 
 def _positive_int(text: str) -> int:
@@ -162,7 +209,27 @@ def parse_params(pairs: Sequence[str]) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI. Entry points call ``batchmill.core.bootstrap.bootstrap()`` before this, never after."""
-    args = build_parser().parse_args(with_preset_placeholder(list(sys.argv[1:] if argv is None else argv)))
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # stdout closed early (batchmill processors | head): not an error to report
+        return _after_broken_pipe()
+
+
+def _after_broken_pipe() -> int:
+    """What is still buffered for the closed pipe goes nowhere (not into a traceback at exit);
+    the status is a program's that the pipe's SIGPIPE stopped, as ``ls | head`` gives."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + getattr(signal, "SIGPIPE", 13)
+
+
+def _main(argv: list[str]) -> int:
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    try:
+        args = build_parser().parse_command_line(with_preset_placeholder(argv))
+    except UsageError as exc:
+        return usage_failure(str(exc), "--json" in options, exc.usage)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
         "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
@@ -174,8 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands[args.command](args)
     except UsageError as exc:
-        print(f"batchmill: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_failure(str(exc), getattr(args, "json", False), exc.usage)
 
 
 # -- running jobs ---------------------------------------------------------
@@ -194,6 +260,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def spec_from_args(args: argparse.Namespace) -> JobSpec:
     """The JobSpec a ``run`` command line describes: explicit options, then the preset, then defaults."""
+    from batchmill.core.inputs_list import ListError, inputs_and_files
     from batchmill.core.presets import Preset, PresetError, load_preset
 
     preset: Preset | None = None
@@ -202,9 +269,13 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             preset = load_preset(args.preset)
         except PresetError as exc:
             raise UsageError(str(exc)) from None
-        processor, inputs = preset.processor, list(args.inputs)
+        processor = preset.processor
     else:
-        processor, inputs = args.processor, list(args.inputs)
+        processor = args.processor
+    try:
+        inputs, listed = inputs_and_files(list(args.inputs), args.files_from, args.null, args.root, sys.stdin.buffer)
+    except ListError as exc:
+        raise UsageError(str(exc)) from None
     params: dict[str, Any] = dict(preset.params) if preset else {}
     params.update(parse_params(args.param))
     output = args.output or (preset.output if preset else None)
@@ -229,7 +300,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name,
             name_template=pick(args.name_template, preset.name_template if preset else None, None),
             backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler,
-            ignore_case=args.ignore_case)
+            ignore_case=args.ignore_case, files=listed)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -297,7 +368,7 @@ def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
     from batchmill.core.engine import Engine, JobError
     from batchmill.core.report import Follower
 
-    engine = Engine(file_events=False, keep_workers=False)
+    engine = Engine(file_events=args.verbose, keep_workers=False)  # an event per file only to print it
     # What start-up made (modules, classes) lives as long as this one-job process: kept out of
     # the cyclic collector's sight, so its full passes during the job walk only the job's objects.
     gc.freeze()
@@ -305,12 +376,8 @@ def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
         try:
             job_id = start(engine)
         except JobError as exc:
-            print(f"batchmill: error: {exc}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"job_id": None, "state": "error", "error": str(exc), "total": 0, "done": 0,
-                                  "failed": 0, "skipped": 0, "elapsed_s": 0.0, "failures": []}))
-            return EXIT_USAGE
-        follower = Follower(job_id, quiet=args.quiet)
+            return usage_failure(str(exc), args.json)
+        follower = Follower(job_id, quiet=args.quiet, verbose=args.verbose)
         interrupted = _install_interrupt(lambda: engine.interrupt(job_id))
         outcome = follower.follow(engine.events)
         code = outcome.exit_code()

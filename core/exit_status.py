@@ -12,7 +12,7 @@ and of ``JobResult.exit_status`` in the API: one table, read by all three.
 
 from __future__ import annotations
 
-from batchmill.core.events import JobState
+from batchmill.core.lifecycle import JobState
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from batchmill.core.events import FileStatus
 from batchmill.core.inputs_guard import InputGuard, OverlapError
+from batchmill.core.inputs_list import iter_listed
 from batchmill.core.naming import render
 from batchmill.core.outputs import free_name
 from batchmill.core.processors.base import Processor, RootOutput
@@ -107,7 +108,10 @@ def iter_plan(
         if root.is_dir:
             if _inside(spec.output, str(root.input)):
                 log(f"the output folder {spec.output} is inside the input {root.input}; it is left out of the scan")
-            files = iter_folder(root.input, file_filter, spec.recursive, output_real, log)
+            if spec.files:
+                files = iter_listed(str(root.input), spec.files, file_filter, output_real, log)
+            else:
+                files = iter_folder(root.input, file_filter, spec.recursive, output_real, log)
         else:
             files = iter([(str(root.input), root.input.name, _size(root.input))])
         if planner.no_outputs:

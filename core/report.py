@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from batchmill.core.events import (
-    Event, FileFailed, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged, Log,
+    Event, FileFailed, FileFinished, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged, Log,
 )
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
 
@@ -43,10 +43,11 @@ class Outcome:
 class Follower:
     """Consumes engine events for one job and shows them; returns the Outcome when it ends."""
 
-    def __init__(self, job_id: str, stream: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(self, job_id: str, stream: TextIO | None = None, quiet: bool = False, verbose: bool = False) -> None:
         self.outcome = Outcome(job_id)
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.verbose = verbose  # a line per file done or skipped (the engine must send FileFinished events)
         self.live = not quiet and self.stream.isatty()
         self._bar: Any = None
         self._task: Any = None
@@ -75,6 +76,11 @@ class Follower:
         elif isinstance(event, JobStarted) and not self.quiet:
             self._say(f"job {out.job_id}: {event.total} files, {event.workers} workers"
                       + (f" ({event.done} already done)" if event.done else ""))
+        elif isinstance(event, FileFinished):
+            if self.verbose:
+                arrow = f" -> {event.output}" if event.output else ""
+                self._say(f"skipped: {event.input}{arrow} (exists)" if event.skipped
+                          else f"done: {event.input}{arrow} ({event.duration_s:.2f} s)")
         elif isinstance(event, FileFailed):
             verb = "failed, will retry" if event.will_retry else "FAILED"
             self._say(f"{verb}: {event.input}: {event.error}")

@@ -46,12 +46,17 @@ class JobSpec:
     backend: str = "local"  # "local" (own process pool) or "dask"
     scheduler: str | None = None  # Dask scheduler address; None with backend "dask": a LocalCluster
     ignore_case: bool | None = None  # patterns ignore case; None: as the platform's file systems do (core.patterns)
+    # Only these files of the one folder input, relative to it: a list of inputs (core.inputs_list)
+    files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(str(Path(p).absolute()) for p in self.inputs))
         object.__setattr__(self, "output", str(Path(self.output).absolute()))
         object.__setattr__(self, "include", tuple(self.include))
         object.__setattr__(self, "exclude", tuple(self.exclude))
+        object.__setattr__(self, "files", tuple(self.files))
+        if self.files and len(self.inputs) != 1:
+            raise ValueError("listed files belong to one folder input, their root")
         object.__setattr__(self, "overwrite", Overwrite(self.overwrite))
         if self.workers < 1:
             raise ValueError(f"workers must be at least 1, not {self.workers}")
