@@ -107,12 +107,6 @@ def manifest_bytes(entries: list[tuple[str, str]]) -> bytes:
     return data
 
 
-def manifest_bytes(entries: list[tuple[str, str]]) -> bytes:
-    """The manifest as written: a name that is not UTF-8 (Linux allows any bytes) keeps its own
-    bytes (decoded by os.fsdecode, encoded back the same way), so ``sha256sum -c`` finds it."""
-    return manifest_text(entries).encode("utf-8", "surrogateescape")
-
-
 class ChecksumProcessor(Processor):
     name = "checksum"
     description = ("Hash every file and write one manifest per input folder "
