@@ -372,12 +372,14 @@ class _Loop:
         if run.planning is None:
             run.flush(force=True)
         self.set_state(run, JobState.RUNNING)
-        self.emit(JobStarted(run.job_id, run.total, run.done, run.skipped, run.failed, self.settings_for(run).workers))
+        self.emit(JobStarted(run.job_id, run.total, run.done, run.skipped, run.failed, self.settings_for(run).workers,
+                             run.planning is not None))
         self.emit(Log("info", f"running on {self.backend.describe()}", run.job_id))
         self.emit(run.progress_event())
 
     def set_state(self, run: JobRun, state: JobState) -> None:
         run.state = state
+        run.meter.set_running(state is JobState.RUNNING, run.finished_now)  # paused time is not running time
         self.engine._states[run.job_id] = state
         self.journal.set_job_state(run.job_id, state, elapsed=run.elapsed)
         self.emit(JobStateChanged(run.job_id, state))
@@ -404,6 +406,7 @@ class _Loop:
         if state is JobState.COMPLETED and run.total == 0 and error is None:  # exits EXIT_NO_FILES
             error = describe_no_match(run.spec.include, run.spec.exclude, run.spec.ignore_case)
         run.state = state
+        run.meter.set_running(False)
         self.engine._states[run.job_id] = state
         self.journal.set_job_state(run.job_id, state, error=error, elapsed=run.elapsed)
         self.emit(JobStateChanged(run.job_id, state))

@@ -43,6 +43,7 @@ class JobStarted(Event):
     skipped: int
     failed: int
     workers: int
+    scanning: bool = False  # the inputs are still being scanned: total is "files found so far"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +53,9 @@ class JobProgress(Event):
     done: int
     failed: int
     skipped: int
-    files_per_s: float
+    files_per_s: float  # over a recent window of running time (batchmill.core.progress)
     eta_s: float | None
+    scanning: bool = False  # the inputs are still being scanned: total is "files found so far"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from batchmill.core.messages import Failure, Results
 from batchmill.core.outputs import remove_job_temporaries, remove_quietly, tmp_name_for, tmp_path_for
 from batchmill.core.plan import SKIPPED, PlannedFile, iter_plan
 from batchmill.core.prepare import PreparedJob
+from batchmill.core.progress import RateMeter, best_total, eta_s
 from batchmill.core.processors.base import Processor
 from batchmill.core.spec import parse_halt
 
@@ -61,6 +62,7 @@ class JobRun:
         self.started_at = time.monotonic()
         self.elapsed_before = 0.0
         self.finished_now = 0  # files finished in this session (for the rate)
+        self.meter = RateMeter()  # runs while the job is RUNNING (the engine's set_state says)
         self.last_flush = time.monotonic()
         self.unpinned_deaths = 0
         self.last_death = ""
@@ -287,11 +289,12 @@ class JobRun:
         return self.total, self.done, self.failed, self.skipped
 
     def progress_event(self) -> JobProgress:
-        spent = max(time.monotonic() - self.started_at, 1e-6)
-        rate = self.finished_now / spent
-        remaining = self.total - self.done - self.failed - self.skipped
-        eta = remaining / rate if rate > 0 and self.planning is None else None
-        return JobProgress(self.job_id, self.total, self.done, self.failed, self.skipped, rate, eta)
+        # Rate over recent running time, paused time excluded; no ETA while the total still grows.
+        self.meter.observe(self.finished_now)
+        rate = self.meter.rate()
+        scanning = self.planning is not None
+        eta = eta_s(best_total(self.total, scanning), self.done + self.failed + self.skipped, rate)
+        return JobProgress(self.job_id, self.total, self.done, self.failed, self.skipped, rate, eta, scanning)
 
     def flush(self, force: bool = False) -> None:
         now = time.monotonic()

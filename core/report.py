@@ -14,6 +14,7 @@ from batchmill.core.events import (
     Event, FileFailed, FileFinished, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged, Log,
 )
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
+from batchmill.core.progress import format_eta, view
 
 PLAIN_EVERY_S = 2.0
 SHOWN_FAILURES = 50
@@ -74,7 +75,10 @@ class Follower:
             out.total, out.done, out.failed, out.skipped = event.total, event.done, event.failed, event.skipped
             self._show_progress(event)
         elif isinstance(event, JobStarted) and not self.quiet:
-            self._say(f"job {out.job_id}: {event.total} files, {event.workers} workers"
+            # While the scan runs its count is only what was found so far: not the job's size.
+            files = f"scanning the inputs ({event.total} files found so far)" if event.scanning \
+                else f"{event.total} files"
+            self._say(f"job {out.job_id}: {files}, {event.workers} workers"
                       + (f" ({event.done} already done)" if event.done else ""))
         elif isinstance(event, FileFinished):
             if self.verbose:
@@ -125,14 +129,15 @@ class Follower:
         if not self.live:
             return
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+        # The rate and ETA are the engine's (batchmill.core.progress: paused time excluded), not
+        # rich's own estimate over wall time.
         self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
-                             TimeRemainingColumn(), console=Console(file=self.stream), transient=False)
+                             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("{task.fields[eta]}"),
+                             console=Console(file=self.stream), transient=False)
         self._bar.start()
-        self._task = self._bar.add_task("files", total=None, rate="")
+        self._task = self._bar.add_task("files", total=None, rate="", eta="")
 
     def _close(self) -> None:
         if self._bar is not None:
@@ -140,17 +145,23 @@ class Follower:
 
     def _show_progress(self, event: JobProgress) -> None:
         finished = event.done + event.failed + event.skipped
+        shown = view(event.total, finished, event.scanning, event.files_per_s)
+        rate = f"{event.files_per_s:,.1f} files/s" if 0 < event.files_per_s < 10 else f"{event.files_per_s:,.0f} files/s"
+        eta = f"ETA {format_eta(shown.eta_s)}" if shown.eta_s is not None else ""
         if self._bar is not None:
-            self._bar.update(self._task, total=event.total or None, completed=finished,
-                             rate=f"{event.files_per_s:,.0f} files/s", description="files" if not event.failed
-                             else f"files ([red]{event.failed} failed[/red])")
+            description = "files" if not event.failed else f"files ([red]{event.failed} failed[/red])"
+            if event.scanning:
+                description = f"scanning… {event.total:,} found"
+            self._bar.update(self._task, total=shown.total or None, completed=finished, rate=rate, eta=eta,
+                             description=description)
             return
         now = time.monotonic()
         if self.quiet or now - self._last_plain < PLAIN_EVERY_S:
             return
         self._last_plain = now
-        eta = f", ETA {event.eta_s:.0f} s" if event.eta_s is not None else ""
-        self._say(f"{finished}/{event.total} files ({event.failed} failed), {event.files_per_s:,.0f} files/s{eta}")
+        of = f"{finished}/{shown.total} files" if shown.total is not None else \
+            f"{finished} files done, scanning… {event.total} found so far"
+        self._say(f"{of} ({event.failed} failed), {rate}" + (f", {eta}" if eta else ""))
 
     def _say(self, text: str) -> None:
         if self._bar is not None:

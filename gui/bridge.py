@@ -102,12 +102,13 @@ class Bridge(QObject):
         self.timer.start()
 
     # -- commands (the only way widgets act on jobs) ----------------------
-    def submit(self, spec: JobSpec) -> str:
-        """Queue a job; raises JobError with a message for the operator."""
+    def submit(self, spec: JobSpec, counted: int | None = None) -> str:
+        """Queue a job; raises JobError with a message for the operator. ``counted``: the files
+        the window counted in its inputs, the job's total until its own scan is complete."""
         self._call(self.engine.set_workers, spec.workers)  # the spin box, not an earlier job's override
         job_id = self._call(self.engine.submit, spec)
         self.jobs.add(JobRow(job_id, spec.name, processor_label(spec), spec.output, spec.inputs,
-                             backend=spec.backend, scheduler=spec.scheduler))
+                             backend=spec.backend, scheduler=spec.scheduler, counted=counted))
         self.jobs_changed.emit()
         return job_id
 
@@ -224,7 +225,7 @@ class Bridge(QObject):
             row = self._row(job_id)
             if row is not None:
                 row.total, row.done, row.failed, row.skipped = event.total, event.done, event.failed, event.skipped
-                row.files_per_s, row.eta_s = event.files_per_s, event.eta_s
+                row.files_per_s, row.eta_s, row.scanning = event.files_per_s, event.eta_s, event.scanning
                 batch.touched.add(job_id)
         for job_id in batch.touched:
             self.jobs.touch(job_id)
@@ -261,6 +262,7 @@ class Bridge(QObject):
         row = self._row(event.job_id)
         if row is not None:
             row.total, row.done, row.skipped, row.failed = event.total, event.done, event.skipped, event.failed
+            row.scanning = event.scanning
             batch.touched.add(event.job_id)
         self.workers.keep_only(event.workers)
         batch.workers_touched = True
@@ -283,7 +285,7 @@ class Bridge(QObject):
             return
         row.state, row.total, row.done, row.failed = event.state, event.total, event.done, event.failed
         row.skipped, row.elapsed_s, row.error = event.skipped, event.elapsed_s, event.error
-        row.files_per_s, row.eta_s = 0.0, None
+        row.files_per_s, row.eta_s, row.scanning = 0.0, None, False
         batch.touched.add(event.job_id)
         batch.finished.append(event.job_id)
         level = "error" if event.state is JobState.ERROR or event.failed else "info"
@@ -363,7 +365,7 @@ def _row_from_record(record: JobRecord) -> JobRow:
     return JobRow(record.id, record.name, processor_label(record.spec), record.spec.output, record.spec.inputs,
                   record.shown_state, record.total, record.done, record.failed, record.skipped,
                   error=record.error, elapsed_s=record.elapsed, backend=record.spec.backend,
-                  scheduler=record.spec.scheduler)
+                  scheduler=record.spec.scheduler, scanning=not record.planned)
 
 
 def _failure_from_record(record: FileRecord) -> FailureRow:

@@ -10,6 +10,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from batchmill.core.events import JobState
+from batchmill.core.progress import ProgressView, view
 from batchmill.gui.backend_field import describe_backend
 from batchmill.gui.formatting import describe_state, format_count, format_duration, format_rate
 from batchmill.gui.resources import icon
@@ -72,6 +73,15 @@ class JobRow:
     elapsed_s: float = 0.0
     backend: str = "local"
     scheduler: str | None = None
+    scanning: bool = True  # the inputs are not all scanned yet: ``total`` is "files found so far"
+    counted: int | None = None  # the window's own count of the inputs before the job started
+    from_history: bool = False  # listed from the journal, not run in this session
+
+    @property
+    def progress(self) -> ProgressView:
+        """The one computation of total, fraction and ETA that the CLI uses too."""
+        return view(self.total, self.finished_files, self.scanning and self.is_active, self.files_per_s,
+                    self.counted)
 
     @property
     def processor_text(self) -> str:
@@ -84,9 +94,9 @@ class JobRow:
 
     @property
     def fraction(self) -> float | None:
-        if self.total <= 0:
+        if self.total <= 0 and not self.is_active:
             return 1.0 if self.state is JobState.COMPLETED else None
-        return min(1.0, self.finished_files / self.total)
+        return self.progress.fraction
 
     @property
     def is_active(self) -> bool:
@@ -180,9 +190,12 @@ class JobsModel(QAbstractTableModel):
             return describe_state(row.state)
         if column is Column.PROGRESS:
             fraction = row.fraction
+            if fraction is None and row.is_active and row.total:
+                return f"scanning… {row.total:,} found"  # no percentage of a total that will grow
             return "" if fraction is None else f"{fraction * 100:.0f} %"
-        if column in (Column.DONE, Column.FAILED, Column.SKIPPED) and row.is_active and not row.total:
-            return ""  # not scanned yet: a row of zeros would read as "nothing to do"
+        if column in (Column.DONE, Column.FAILED, Column.SKIPPED) and row.is_active and not row.finished_files \
+                and row.state is not JobState.RUNNING:
+            return ""  # not started yet: a row of zeros would read as "nothing to do"
         if column is Column.DONE:
             return format_count(row.done)
         if column is Column.FAILED:
@@ -190,11 +203,14 @@ class JobsModel(QAbstractTableModel):
         if column is Column.SKIPPED:
             return format_count(row.skipped)
         if column is Column.TOTAL:
-            return format_count(row.total) if row.total or not row.is_active else ""
+            if not row.is_active:
+                return format_count(row.total)
+            total = row.progress.total
+            return format_count(total) if total else ""
         if column is Column.RATE:
             return format_rate(row.files_per_s) if row.state is JobState.RUNNING else ""
         if column is Column.ETA:
-            return format_duration(row.eta_s) if row.state is JobState.RUNNING else ""
+            return format_duration(row.progress.eta_s) if row.state is JobState.RUNNING else ""
         return ""
 
     @staticmethod

@@ -23,6 +23,7 @@ from batchmill.gui.details_dialog import DetailsDialog
 from batchmill.gui.formatting import describe_state, format_rate
 from batchmill.gui.help_dialogs import AboutDialog, SelftestDialog, SelftestRunner
 from batchmill.gui.inputs_panel import InputsPanel, accept_paths
+from batchmill.gui.jobs_model import JobRow
 from batchmill.gui.params_form import FormError
 from batchmill.gui.presets_menu import PresetsMenu
 from batchmill.gui.queue_panel import QueuePanel
@@ -214,8 +215,10 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.task.show_message(str(exc))
             return None
+        counts = [self.inputs.count_of(path) for path in self.inputs.inputs()]
+        counted = sum(c for c in counts if c is not None) if counts and None not in counts else None
         try:
-            job_id = self.bridge.submit(spec)
+            job_id = self.bridge.submit(spec, counted)  # the count stands as the total while the job scans
         except JobError as exc:
             self.task.show_message(f"The job cannot start: {exc}")
             return None
@@ -270,29 +273,51 @@ class MainWindow(QMainWindow):
             self.tray.showMessage(title, message, app_icon(), NOTIFY_MS)
 
     def update_status(self) -> None:
+        """The status bar sums up the active jobs only (running, paused, queued): finished ones are
+        in the queue's rows, and counting them made the figure read 95 % with the only running
+        job at 68 %."""
         rows = self.bridge.jobs.jobs()
-        total = sum(r.total for r in rows)
-        finished = sum(r.finished_files for r in rows)
-        failed = sum(r.failed for r in rows)
-        running = [r for r in rows if r.state in (JobState.RUNNING, JobState.PLANNING, JobState.PAUSED)]
-        queued = sum(1 for r in rows if r.state is JobState.QUEUED)
+        active = [r for r in rows if r.is_active]
         if not rows:
-            text = "No jobs yet"
-        elif running or queued:
-            parts = [f"{len(running)} running" if running else "", f"{queued} queued" if queued else ""]
-            rate = sum(r.files_per_s for r in running if r.state is JobState.RUNNING)
-            text = " · ".join(p for p in parts if p) + f" · {finished:,} of {total:,} files"
-            text += f" · {failed:,} failed" if failed else ""
-            text += f" · {format_rate(rate)} files/s" if rate > 0 else ""
+            shown: tuple[str, int, bool] = ("No jobs yet", 0, False)
+        elif not active:
+            shown = (self._finished_status([r for r in rows if not r.from_history]), 0, False)
         else:
-            text = f"All jobs finished · {finished:,} files" + (f" · {failed:,} failed" if failed else "")
-        shown = (text, 100 * finished // total if total else (100 if rows else 0), bool(rows))
+            shown = self._active_status(active)
         if shown == self._status_shown:
             return  # called every tick while a job runs: touch Qt only for a change a person can see
         self._status_shown = shown
-        self.status_label.setText(text)
+        self.status_label.setText(shown[0])
         self.show_overall_percent(shown[1])
         self.overall_bar.setVisible(shown[2])
+
+    @staticmethod
+    def _finished_status(session: list[JobRow]) -> str:
+        """No bar and no percentage once nothing runs: what this session's jobs came to."""
+        if not session:
+            return "No job running"
+        text = "All jobs finished" if all(r.state is JobState.COMPLETED for r in session) else "No job running"
+        failed = sum(r.failed for r in session)
+        return text + f" · {sum(r.finished_files for r in session):,} files" + (f" · {failed:,} failed" if failed else "")
+
+    @staticmethod
+    def _active_status(active: list[JobRow]) -> tuple[str, int, bool]:
+        running = [r for r in active if r.state in (JobState.RUNNING, JobState.PLANNING)]
+        paused = sum(1 for r in active if r.state is JobState.PAUSED)
+        queued = sum(1 for r in active if r.state is JobState.QUEUED)
+        parts = [f"{len(running)} running" if running else "", f"{paused} paused" if paused else "",
+                 f"{queued} queued" if queued else ""]
+        totals = [r.progress.total for r in active]
+        finished = sum(r.finished_files for r in active)
+        failed = sum(r.failed for r in active)
+        known = None not in totals
+        total = sum(t for t in totals if t is not None)
+        text = " · ".join(p for p in parts if p)
+        text += f" · {finished:,} of {total:,} files" if known else f" · {finished:,} files done, scanning…"
+        text += f" · {failed:,} failed" if failed else ""
+        rate = sum(r.files_per_s for r in running if r.state is JobState.RUNNING)
+        text += f" · {format_rate(rate)} files/s" if rate > 0 else ""
+        return text, 100 * finished // total if known and total else 0, known and total > 0
 
     def show_overall_percent(self, percent: int) -> None:
         """QProgressBar.setValue paints the bar at once, and flushing the window for it cost ~6 ms

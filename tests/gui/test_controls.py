@@ -76,7 +76,8 @@ def test_cancel_by_clicking_stops_the_job_and_leaves_no_worker(
     assert any(note == "stopped: job cancelled" for note in notes), notes
     record = engine.journal.get_job(job_id)
     assert record is not None and record.state is JobState.CANCELLED and record.done == done
-    assert window.status_label.text().startswith("All jobs finished")
+    assert window.status_label.text().startswith("No job running"), "a cancelled job did not finish"
+    assert not window.overall_bar.isVisible()
 
 
 def test_remove_takes_a_queued_job_off_and_it_never_runs(
