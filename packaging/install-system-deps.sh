@@ -16,3 +16,6 @@ $SUDO apt-get install -y -q --no-install-recommends \
 # Test-only: a C compiler and Python's headers and library, for the test that embeds Python in a
 # small C program as a host application does (tests/api/test_c_host.py, python3.11-config --embed).
 $SUDO apt-get install -y -q --no-install-recommends gcc libc6-dev python3-dev
+# Test-only: GDAL's command-line tools, the reference the raster processor is checked against
+# (tests/core/test_raster.py: gdalwarp, gdalinfo).
+$SUDO apt-get install -y -q --no-install-recommends gdal-bin

@@ -43,8 +43,9 @@ def _builtins() -> list[Processor]:
     from batchmill.core.processors.command import CommandProcessor
     from batchmill.core.processors.image import ImageProcessor
     from batchmill.core.processors.python_script import PythonProcessor
+    from batchmill.core.processors.raster import RasterProcessor
 
-    return [ChecksumProcessor(), ImageProcessor(), CommandProcessor(), PythonProcessor()]
+    return [ChecksumProcessor(), ImageProcessor(), RasterProcessor(), CommandProcessor(), PythonProcessor()]
 
 
 def _journal_only() -> dict[str, Processor]:
