@@ -110,6 +110,21 @@ def test_the_bundle_holds_every_module_of_the_package(frozen: Path, tmp_path: Pa
     assert sorted(expected - modules - {"batchmill.__main__"}) == []
 
 
+def test_the_bundle_leaves_out_rasterio_and_says_where_raster_runs(frozen: Path, folder: Path, tmp_path: Path,
+                                                                     env: dict[str, str]) -> None:
+    """rasterio (GDAL and numpy) would take the bundle past its size goal: the raster processor is
+    listed, and a job with it is refused naming the Python-environment install instead."""
+    from PyInstaller.archive.readers import CArchiveReader
+
+    modules = set(CArchiveReader(str(frozen)).open_embedded_archive("PYZ.pyz").toc)
+    assert sorted(m for m in modules if m.split(".")[0] in ("rasterio", "rio_cogeo", "pyvips", "numpy")) == []
+    done = subprocess.run([str(frozen), "run", "raster", str(folder), "--output", str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the raster processor needs rasterio: pip install 'batchmill[raster]' (the frozen bundle does not " \
+           "carry it: install Batchmill into a Python environment with that extra instead)" in done.stderr
+
+
 def test_user_script_the_bundle_has_never_seen(frozen: Path, folder: Path, tmp_path: Path,
                                                env: dict[str, str]) -> None:
     scripts = tmp_path / "my scripts"
