@@ -35,7 +35,7 @@ from typing import Any, Literal
 from batchmill.core.bootstrap import bootstrap, refuse_in_worker
 from batchmill.core.engine import Engine
 from batchmill.core.events import (
-    Event, FileFailed, FileFinished, FileStatus, JobFinished, JobProgress, JobStarted, JobState,
+    EngineStopped, Event, FileFailed, FileFinished, FileStatus, JobFinished, JobProgress, JobStarted, JobState,
 )
 from batchmill.core.exit_status import exit_status
 from batchmill.core.prepare import JobError
@@ -145,6 +145,7 @@ class Job:
         self._result: JobResult | None = None
         self._callback_error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        self._engine_error: str | None = None  # why the engine thread stopped, if it said
 
     def __repr__(self) -> str:
         return f"<batchmill.Job {self.id} {self.state} {self._progress.finished}/{self._progress.total}>"
@@ -222,6 +223,8 @@ class Job:
                 try:
                     event = events.get(timeout=PUMP_WAIT_S)
                 except queue.Empty:
+                    if not self._engine.alive and events.empty():  # nothing more can come
+                        self._engine_gone()
                     continue
                 try:
                     self._handle(event)
@@ -247,12 +250,19 @@ class Job:
             case FileFailed(job_id=self.id, will_retry=False):
                 self._add(FileResult(Path(event.input), "failed", None, None, event.error, event.kind.value,
                                      event.traceback))
+            case EngineStopped():
+                self._engine_error = event.error
             case JobFinished(job_id=self.id):
                 self._report(Progress(self.id, event.total, event.done, event.failed, event.skipped,
                                       self._progress.files_per_s, 0.0))
                 self._finish(event)
             case _:
                 pass  # worker status, logs, state changes: the result and the journal say what matters
+
+    def _engine_gone(self) -> None:
+        p = self._progress
+        self._finish(JobFinished(self.id, JobState.ERROR, p.total, p.done, p.failed, p.skipped, 0.0,
+                                 self._engine_error or "the engine stopped before the job finished"))
 
     def _report(self, progress: Progress) -> None:
         old = self._progress

@@ -379,7 +379,7 @@ def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
             return usage_failure(str(exc), args.json)
         follower = Follower(job_id, quiet=args.quiet, verbose=args.verbose)
         interrupted = _install_interrupt(lambda: engine.interrupt(job_id))
-        outcome = follower.follow(engine.events)
+        outcome = follower.follow(engine.events, lambda: engine.alive)
         code = outcome.exit_code()
         if not args.quiet or outcome.state is JobState.ERROR or code == EXIT_NO_FILES:
             print(follower.summary(), file=sys.stderr)

@@ -32,6 +32,7 @@ import multiprocessing.connection
 import os
 import queue
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Literal
 
 from batchmill.core.events import (
-    Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
+    EngineStopped, Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
     JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
 from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
@@ -51,6 +52,7 @@ from batchmill.core.jobrun import JobRun
 from batchmill.core.lifecycle import Verb
 from batchmill.core.journal import Journal, pid_alive
 from batchmill.core.messages import PayloadBroken, Progress, Results, Returned, RunBatch, Started
+from batchmill.core.outputs import temporaries_of_job
 from batchmill.core.patterns import describe_no_match
 from batchmill.core.plan import PlanError
 from batchmill.core.prepare import JobError, PreparedJob, prepare_again, prepare_new
@@ -97,6 +99,7 @@ class Engine:
         self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
         self._wake_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._loop: _Loop | None = None
         self._start_lock = threading.Lock()
         self._states: dict[str, JobState] = {}
         self._closed = False
@@ -172,21 +175,30 @@ class Engine:
     def _post(self, command: _Command) -> None:
         if self._closed and command.verb != "shutdown":
             raise RuntimeError("the engine has been shut down")
-        self._ensure_thread()
-        self._commands.put(command)
+        with self._start_lock:  # a thread that is ending takes no command it would leave unanswered
+            self._ensure_thread()
+            self._commands.put(command)
         with self._wake_lock:
             self._wake_w.send_bytes(b"!")
 
     def _ensure_thread(self) -> None:
+        """Start the engine thread if none runs (or the one there is ending). Under _start_lock."""
         from batchmill.core.bootstrap import refuse_in_worker
 
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                refuse_in_worker("an engine")
-                loop = _Loop(self)
-                self._thread = threading.Thread(target=loop.run, name="batchmill-engine", daemon=True)
-                self._thread.start()
-                atexit.register(self.shutdown)
+        if self._thread is None or not self._thread.is_alive() or self._loop is None or self._loop.retired:
+            refuse_in_worker("an engine")
+            loop = _Loop(self)
+            self._loop = loop
+            self._thread = threading.Thread(target=loop.run, name="batchmill-engine", daemon=True)
+            self._thread.start()
+            atexit.register(self.shutdown)
+
+    @property
+    def alive(self) -> bool:
+        """Whether an engine thread runs. A front end waiting on a job whose engine is not alive
+        (and that sent no EngineStopped) knows that nothing more will come."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
 
 def make_scratch_root() -> str:
@@ -201,6 +213,14 @@ def make_scratch_root() -> str:
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base)
+
+
+def describe_engine_error(exc: BaseException, journal_path: Path) -> str:
+    """What ended the engine, for a person: the journal failing (disk full, read-only, locked,
+    corrupt) names the file; anything else is a bug of Batchmill's, named as one."""
+    if isinstance(exc, sqlite3.Error):
+        return f"the journal {journal_path} failed: {exc} (free some space or fix the file, then batchmill resume)"
+    return f"unexpected engine error: {type(exc).__name__}: {exc}"
 
 
 class _Loop:
@@ -221,9 +241,11 @@ class _Loop:
         self.last_progress = 0.0
         self.last_status = 0.0
         self.announced: dict[int, WorkerNow] = {}
+        self.retired = False  # set as the thread ends: commands then go to a new thread
 
     # -- main loop --------------------------------------------------------
     def run(self) -> None:
+        error: str | None = None
         try:
             while True:
                 self.handle_commands()
@@ -237,15 +259,59 @@ class _Loop:
                 if self.run_ is not None:
                     self.tick()
         except BaseException as exc:  # noqa: BLE001 - the engine thread must report, never vanish
-            job_id = self.run_.job_id if self.run_ is not None else None
-            self.emit(Log("error", f"the engine stopped on an unexpected error: {exc}\n{traceback.format_exc()}",
-                          job_id))
-            if self.run_ is not None:
-                self.end(JobState.ERROR, f"unexpected engine error: {exc}")
+            error = describe_engine_error(exc, self.journal.path)
+            # A journal that failed is the operator's to fix: the message says what and where. Anything
+            # else is a bug of Batchmill's, and its traceback is what a bug report needs.
+            detail = "" if isinstance(exc, sqlite3.Error) else f"\n{traceback.format_exc()}"
+            self.emit(Log("error", f"the engine stopped: {error}{detail}",
+                          self.run_.job_id if self.run_ is not None else None))
+            self.abandon_all(error)
         finally:
-            for backend in self.backends.values():
+            self.close_down(error)
+
+    def abandon_all(self, error: str) -> None:
+        """The engine failed: end the running job and every queued one, each with its JobFinished.
+        Nothing here may raise, the journal least of all (it may be what failed)."""
+        run = self.run_
+        if run is not None:
+            self.run_ = None
+            try:
+                self.backend.abort(f"stopped: {error}")
+            except Exception as exc:  # noqa: BLE001 - its workers are killed again by close_down
+                self.emit(Log("error", f"could not stop the workers at once: {exc}", run.job_id))
+            try:
+                run.flush(force=True)
+            except Exception as exc:  # noqa: BLE001 - the journal may be what failed
+                self.emit(Log("error", f"could not record the last finished files: {exc}", run.job_id))
+            self.finish_abandoned(run.job_id, run.counts(), run.elapsed, error)
+        while self.queue:
+            self.finish_abandoned(self.queue.popleft().job_id, (0, 0, 0, 0), 0.0,
+                                  f"not started: the engine stopped ({error})")
+
+    def finish_abandoned(self, job_id: str, counts: tuple[int, int, int, int], elapsed: float, error: str) -> None:
+        try:
+            self.journal.set_job_state(job_id, JobState.ERROR, error=error, elapsed=elapsed)
+        except Exception as exc:  # noqa: BLE001 - the journal may be what failed
+            self.emit(Log("error", f"could not record the job's end in the journal: {exc}", job_id))
+        self.engine._states[job_id] = JobState.ERROR
+        total, done, failed, skipped = counts
+        self.emit(JobStateChanged(job_id, JobState.ERROR))
+        self.emit(JobFinished(job_id, JobState.ERROR, total, done, failed, skipped, elapsed, error))
+
+    def close_down(self, error: str | None) -> None:
+        """Whatever ended the loop: no worker left, no scratch left, and the front ends told that
+        this thread is gone. A command posted meanwhile goes to a new thread, never unanswered."""
+        for backend in self.backends.values():
+            try:
                 backend.shutdown()
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            except Exception as exc:  # noqa: BLE001 - told, and the other backends still stop
+                self.emit(Log("error", f"could not stop the {backend.name} workers: {exc}"))
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        with self.engine._start_lock:  # _post checks and posts under it too
+            self.retired = True
+            self.emit(EngineStopped(error))
+            if not self.engine._commands.empty() and not self.engine._closed:
+                self.engine._ensure_thread()
 
     def wait_and_handle(self) -> None:
         wake = self.engine._wake_r
@@ -398,9 +464,10 @@ class _Loop:
             self.backend.retire_workers()
         if state is JobState.COMPLETED:
             try:
-                for line in run.prepared.processor.finalize(
-                        run.prepared.params, run.prepared.roots, run.done_results(), run.spec.overwrite.value):
-                    self.emit(Log("info", line, run.job_id))
+                with temporaries_of_job(run.job_id):  # so a resume finds what a killed final step left
+                    for line in run.prepared.processor.finalize(
+                            run.prepared.params, run.prepared.roots, run.done_results(), run.spec.overwrite.value):
+                        self.emit(Log("info", line, run.job_id))
             except Exception as exc:  # noqa: BLE001 - reported as the job's error
                 state, error = JobState.ERROR, f"the final step of {run.spec.processor!r} failed: {exc}"
         if state is JobState.COMPLETED and run.total == 0 and error is None:  # exits EXIT_NO_FILES

@@ -143,3 +143,12 @@ class Log(Event):
     level: str  # "info" | "warning" | "error"
     message: str
     job_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStopped(Event):
+    """The engine thread has ended: after a shutdown (``error`` None), or on a failure of the
+    journal or of the engine itself, when every job it held has had its JobFinished first.
+    A front end waiting on a job learns from it that no more events are coming."""
+
+    error: str | None = None

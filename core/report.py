@@ -8,10 +8,12 @@ import queue
 import sys
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from batchmill.core.events import (
-    Event, FileFailed, FileFinished, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged, Log,
+    EngineStopped, Event, FileFailed, FileFinished, JobFinished, JobProgress, JobStarted, JobState, JobStateChanged,
+    Log,
 )
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
 from batchmill.core.progress import format_eta, view
@@ -53,19 +55,30 @@ class Follower:
         self._bar: Any = None
         self._task: Any = None
         self._last_plain = 0.0
+        self.engine_error: str | None = None  # why the engine thread stopped, if it said
 
-    def follow(self, events: queue.SimpleQueue[Event]) -> Outcome:
+    def follow(self, events: queue.SimpleQueue[Event], alive: Callable[[], bool] | None = None) -> Outcome:
+        """Until the job ends. ``alive`` (the engine's): when its thread is gone and the job never
+        finished, nothing more will come — the job ends as an error, never as a hang."""
         self._open()
         try:
             while True:
                 try:
                     event = events.get(timeout=0.2)
                 except queue.Empty:
+                    if alive is not None and not alive() and events.empty():
+                        return self._engine_gone()
                     continue
                 if self.handle(event):
                     return self.outcome
         finally:
             self._close()
+
+    def _engine_gone(self) -> Outcome:
+        out = self.outcome
+        out.state = JobState.ERROR
+        out.error = self.engine_error or "the engine stopped before the job finished"
+        return out
 
     def handle(self, event: Event) -> bool:
         out = self.outcome
@@ -95,6 +108,8 @@ class Follower:
                 self._say(event.message if event.level == "info" else f"{event.level}: {event.message}")
         elif isinstance(event, JobStateChanged):
             out.state = event.state
+        elif isinstance(event, EngineStopped):
+            self.engine_error = event.error
         elif isinstance(event, JobFinished):
             out.state, out.total, out.done = event.state, event.total, event.done
             out.failed, out.skipped, out.elapsed_s, out.error = event.failed, event.skipped, event.elapsed_s, event.error

@@ -120,8 +120,10 @@ def run_window(options: Options) -> int:
     engine = Engine(file_events=False)  # the window needs no event per file done, only counts
     reporter = ErrorReporter()
     try:
-        window = MainWindow(Bridge(engine), Settings(engine.journal.home))
+        bridge = Bridge(engine)
+        window = MainWindow(bridge, Settings(engine.journal.home))
         reporter.window = window
+        bridge.engine_stopped.connect(lambda error: reporter.show_error(f"the engine stopped: {error}", error))
         reporter.install()
         apply_options(window, options)
         window.show()

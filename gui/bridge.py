@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from batchmill.core.engine import Engine, JobError
 from batchmill.core.events import (
-    Event, FileFailed, FileProgress, FileStarted, FileStatus, JobFinished, JobProgress, JobQueued,
+    EngineStopped, Event, FileFailed, FileProgress, FileStarted, FileStatus, JobFinished, JobProgress, JobQueued,
     JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
@@ -79,6 +79,7 @@ class Bridge(QObject):
     job_finished = Signal(str)  # job id; its JobRow holds the final counts and state
     failures_added = Signal(str)  # job id with new failed files
     log_lines = Signal(list)  # [(level, text)], once per tick
+    engine_stopped = Signal(str)  # the engine thread ended on an error (its message); its jobs have ended
 
     def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -94,7 +95,7 @@ class Bridge(QObject):
             JobQueued: self._on_queued, JobStarted: self._on_started, JobProgress: self._on_progress,
             JobStateChanged: self._on_state, JobFinished: self._on_finished, FileStarted: self._on_file_started,
             FileProgress: self._on_file_progress, FileFailed: self._on_file_failed, WorkerStatus: self._on_status,
-            WorkerExited: self._on_exited, Log: self._on_log,
+            WorkerExited: self._on_exited, Log: self._on_log, EngineStopped: self._on_engine_stopped,
         }
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
@@ -217,8 +218,17 @@ class Bridge(QObject):
                 handler(event, batch)
             if count % BUDGET_CHECK_EVERY == 0 and time.perf_counter() > deadline:
                 break
+        if count == 0 and not self.engine.alive:
+            self._end_orphaned_jobs(batch)
         self._apply(batch)
         return count
+
+    def _end_orphaned_jobs(self, batch: _TickBatch) -> None:
+        """Jobs shown as active whose engine thread is gone (it always says goodbye; this is the
+        net under that): nothing more will come for them, so they end here as errors."""
+        for row in self.active_jobs():
+            self._on_finished(JobFinished(row.job_id, JobState.ERROR, row.total, row.done, row.failed, row.skipped,
+                                          row.elapsed_s, "the engine stopped before the job finished"), batch)
 
     def _apply(self, batch: _TickBatch) -> None:
         for job_id, event in batch.progress.items():
@@ -332,6 +342,11 @@ class Bridge(QObject):
             kept[event.file_id] = FailureRow(event.file_id, event.input, event.kind.value, event.error,
                                              event.traceback, event.attempt)
         batch.failures.add(event.job_id)
+
+    def _on_engine_stopped(self, event: EngineStopped, batch: _TickBatch) -> None:
+        if event.error is not None:
+            batch.lines.append(("error", f"the engine stopped: {event.error}"))
+            self.engine_stopped.emit(event.error)
 
     def _on_log(self, event: Log, batch: _TickBatch) -> None:
         row = self._row(event.job_id) if event.job_id else None

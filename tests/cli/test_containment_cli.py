@@ -1,0 +1,81 @@
+"""Containment as an operator sees it on the command line (issue 12): the journal failing mid-job
+ends it with exit 2 and a message, never a traceback or a hang; a processor's prints never reach
+stdout, so ``--json`` stays one object; a worker's children never outlive the job."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+
+
+def batchmill_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "batchmill.gui.launcher", *args]
+
+
+def limit_file_size(limit: int) -> None:
+    """In the child: no file it writes may grow past ``limit`` bytes (SIGXFSZ is ignored by Python,
+    so a write past it fails with EFBIG, as on a full disk)."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+
+def test_the_journal_filling_up_during_the_scan_exits_2_with_a_message(tmp_path: Path,
+                                                                        batchmill_home: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4000):  # long names: the scan's journal rows outgrow the limit quickly
+        (folder / f"{i:05d}-{'n' * 150}.txt").write_bytes(b"x")
+    batchmill_home.mkdir()
+
+    done = subprocess.run(batchmill_cmd("run", "checksum", str(folder), "--output", str(tmp_path / "out"),
+                                        "--json", "--workers", "1"),
+                          capture_output=True, text=True, timeout=120, preexec_fn=lambda: limit_file_size(300_000))
+
+    assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert f"the journal {batchmill_home / 'journal.sqlite3'} failed" in done.stderr, done.stderr[-3000:]
+    data = json.loads(done.stdout)
+    assert data["state"] == "error" and "journal" in data["error"]
+
+
+# The CLI, killed (SIGKILL) inside the checksum manifest's write: after the temporary is written,
+# before it is renamed into place. Only the main process runs this: workers never re-run it.
+KILLED_IN_THE_FINAL_STEP = """
+import os, signal, sys
+def fsync(fd):
+    os.kill(os.getpid(), signal.SIGKILL)
+os.fsync = fsync
+from batchmill.gui.launcher import main
+sys.argv[0] = "batchmill"
+sys.exit(main())
+"""
+
+
+def test_resume_removes_the_temporary_of_a_final_step_killed_midway(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(30):
+        (folder / f"{i:02d}.txt").write_text(f"file {i}\n")
+    out = tmp_path / "out"
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_THE_FINAL_STEP, "run", "checksum", str(folder),
+                             "--output", str(out), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    left = [p.name for p in (out / "in").iterdir()]
+    assert len(left) == 1 and left[0].startswith(".SHA256SUMS.") and left[0].endswith(".bmpart"), left
+
+    resumed = subprocess.run(batchmill_cmd("resume", "--quiet"), capture_output=True, text=True, timeout=120)
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(p.name for p in (out / "in").iterdir()) == ["SHA256SUMS"]
+    check = subprocess.run(["sha256sum", "-c", "--quiet", str(out / "in" / "SHA256SUMS")], cwd=folder,
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
