@@ -255,6 +255,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         except PresetError as exc:
             raise UsageError(str(exc)) from None
         print(f"saved preset {args.save_preset!r} to {path}", file=sys.stderr)
+    if spec.backend == "local":
+        from batchmill.core import early
+
+        early.start_workers(spec.workers)  # they start up while the engine is imported
     return _follow(args, lambda engine: engine.submit(spec))
 
 
@@ -390,6 +394,9 @@ def _follow(args: argparse.Namespace, start: Callable[[Any], str]) -> int:
         return code
     finally:
         engine.close()
+        from batchmill.core import early
+
+        early.stop_unused()
 
 
 def _install_interrupt(stop: Callable[[], None]) -> list[int]:

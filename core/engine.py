@@ -47,6 +47,7 @@ from batchmill.core.events import (
     JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
 from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
+from batchmill.core import early
 from batchmill.core.backends.local import LocalBackend
 from batchmill.core.jobrun import JobRun
 from batchmill.core.lifecycle import Verb
@@ -212,7 +213,7 @@ def make_scratch_root() -> str:
         pid = stale.name.split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base)
+    return early.take_scratch_root() or tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base)
 
 
 def describe_engine_error(exc: BaseException, journal_path: Path) -> str:

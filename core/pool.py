@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from typing import Any
 
+from batchmill.core import early
 from batchmill.core.bootstrap import WORKER_NAME_PREFIX, install_spawn_hook
 from batchmill.core.messages import RunBatch, Stop
 from batchmill.core.worker import SLOT_FILE, SLOT_STARTED, worker_main
@@ -76,6 +77,20 @@ def describe_exit(exitcode: int | None) -> str:
     return f"the worker process exited with code {exitcode}"
 
 
+def spawn_worker(context: BaseContext, worker_id: int, scratch_root: str) -> tuple[Any, Any, Any]:
+    """Start one worker process: (process, the engine's end of its pipe, its shared slot)."""
+    parent_conn, child_conn = context.Pipe(duplex=True)
+    slot = context.RawArray(ctypes.c_double, 2)  # type: ignore[attr-defined]
+    slot[SLOT_FILE] = -1
+    install_spawn_hook()  # workers never re-run the parent's main module, whoever started us
+    process = context.Process(  # type: ignore[attr-defined]
+        target=worker_main, args=(worker_id, child_conn, slot, scratch_root),
+        name=f"{WORKER_NAME_PREFIX}{worker_id}", daemon=True)
+    process.start()
+    child_conn.close()
+    return process, parent_conn, slot
+
+
 class WorkerPool:
     """Starts, tracks and stops worker processes. Used only from the engine thread."""
 
@@ -87,15 +102,9 @@ class WorkerPool:
         self._next_id = 1
 
     def start(self) -> WorkerHandle:
-        parent_conn, child_conn = self.context.Pipe(duplex=True)
-        slot = self.context.RawArray(ctypes.c_double, 2)  # type: ignore[attr-defined]
-        slot[SLOT_FILE] = -1
         worker_id = self._free_id()
-        process = self.context.Process(  # type: ignore[attr-defined]
-            target=worker_main, args=(worker_id, child_conn, slot, self.scratch_root),
-            name=f"{WORKER_NAME_PREFIX}{worker_id}", daemon=True)
-        process.start()
-        child_conn.close()
+        started = early.adopt(worker_id, self.context.get_start_method(), self.scratch_root)
+        process, parent_conn, slot = started or spawn_worker(self.context, worker_id, self.scratch_root)
         handle = WorkerHandle(worker_id, process, parent_conn, slot, pid=process.pid, sentinel=process.sentinel)
         self.workers[worker_id] = handle
         return handle
