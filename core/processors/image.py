@@ -1,4 +1,7 @@
-"""``image``: convert and resize images with Pillow (an optional dependency).
+"""``image``: convert and resize images with libvips (pyvips) when it is installed, else Pillow
+(both optional dependencies). ``library`` picks one; ``auto`` prefers libvips, which streams
+images instead of decoding them whole (see ``image_vips.py`` for the few ways its results differ).
+What follows is the Pillow path; the libvips one keeps the same rules.
 
 Per file: decode (JPEGs decode at a reduced scale when a small ``max_size``
 allows it) → apply the EXIF orientation → shrink so the longest side is at most
@@ -21,6 +24,9 @@ What happens to the pictures' details:
   fails with "animated image with N frames: …". An MPO (the JPEG some cameras
   write with a preview image inside) counts as its first frame.
 - A truncated or corrupt file fails with "truncated or corrupt image: …".
+- **Pixel limit**: ``max_pixels`` refuses larger images, naming the limit. 0 means the library's
+  own: none for libvips; for Pillow its guard against decompression bombs, 178,956,970 pixels
+  (Pillow decodes the whole image: that many pixels take at least 0.5–0.7 GB).
 
 ``quality`` applies to JPEG and WebP; PNG is written losslessly and TIFF with
 LZW compression.
@@ -45,7 +51,13 @@ EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
 ALIASES = {"jpg": "jpeg", "tif": "tiff"}
 MULTI_FRAME_FORMATS = ("webp", "tiff")
+LIBRARIES = ("auto", "vips", "pillow")
 NEEDS_PILLOW = "the image processor needs Pillow: pip install 'batchmill[image]'"
+NEEDS_A_LIBRARY = "the image processor needs Pillow or pyvips: pip install 'batchmill[image]' (or 'batchmill[vips]')"
+NEEDS_VIPS = ("library=vips needs pyvips: pip install 'batchmill[vips]' (the frozen bundle does not carry it: "
+              "install Batchmill into a Python environment with that extra instead)")
+# Pillow's DecompressionBombError threshold: twice its Image.MAX_IMAGE_PIXELS default.
+PILLOW_MAX_PIXELS = 2 * 89_478_485
 
 # Modes each format can hold as they are; anything else is converted.
 KEEPS_MODES = {
@@ -65,7 +77,8 @@ FAMILIES = {**{m: "grey" for m in GREY_MODES}, "CMYK": "cmyk",
 class ImageProcessor(Processor):
     name = "image"
     description = ("Convert images to PNG, JPEG, WebP or TIFF, optionally shrinking them; "
-                   "applies EXIF orientation, keeps ICC/EXIF unless stripping (needs Pillow).")
+                   "applies EXIF orientation, keeps ICC/EXIF unless stripping (libvips if pyvips is "
+                   "installed, else Pillow).")
     params = (
         Param("format", str, "png", FORMATS, "Output format; the output's extension follows it "
                                              "(.png, .jpg, .webp, .tif)."),
@@ -73,41 +86,103 @@ class ImageProcessor(Processor):
               minimum=0),
         Param("quality", int, 90, (), "JPEG and WebP quality, 1 (smallest) to 100 (best).", minimum=1, maximum=100),
         Param("strip_metadata", bool, False, (), "Drop EXIF (camera, GPS), ICC profile, XMP and comments."),
+        Param("max_pixels", int, 0, (), "Refuse images with more pixels than this. 0: no limit with libvips; "
+                                        "Pillow's decompression-bomb guard (178,956,970) with Pillow.", minimum=0),
+        Param("library", str, "auto", LIBRARIES, "auto: libvips if pyvips is installed (streams, no pixel limit), "
+                                                 "else Pillow; vips or pillow to choose."),
     )
 
     def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        given = dict(raw)
+        for key in ("format", "library"):
+            if key in given:
+                word = str(given[key]).strip().lower().lstrip(".")
+                given[key] = ALIASES.get(word, word) if key == "format" else word
+        values = super().validate(given)
+        library = values["library"]
+        if library == "vips" and not vips_available():
+            raise ParamError(NEEDS_VIPS)
+        if library == "auto" and vips_available():
+            return values
         try:
             from PIL import features
         except ImportError:
-            raise ParamError(NEEDS_PILLOW) from None
-        given = dict(raw)
-        if "format" in given:
-            word = str(given["format"]).strip().lower().lstrip(".")
-            given["format"] = ALIASES.get(word, word)
-        values = super().validate(given)
-        if values["format"] == "webp" and not features.check("webp"):
+            raise ParamError(NEEDS_PILLOW if library == "pillow" else NEEDS_A_LIBRARY) from None
+        if library != "vips" and values["format"] == "webp" and not features.check("webp"):
             raise ParamError("parameter 'format': this Pillow was built without WebP support")
         return values
 
     def task(self, params: Mapping[str, Any]) -> functools.partial[dict[str, Any]]:
         return functools.partial(convert_image, format=params["format"], max_size=params["max_size"],
-                                 quality=params["quality"], strip_metadata=params["strip_metadata"])
+                                 quality=params["quality"], strip_metadata=params["strip_metadata"],
+                                 max_pixels=params["max_pixels"], library=params["library"])
 
     def output_name(self, params: Mapping[str, Any], name: str) -> str:
         return Path(name).stem + EXTENSIONS[params["format"]]
 
 
+@functools.cache
+def vips_available() -> bool:
+    """pyvips imports and finds libvips (its binary wheel, or the system's)."""
+    try:
+        import pyvips  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
 def convert_image(src: Path, dst: Path | None, context: ProcessorContext, format: str = "png",
-                  max_size: int = 0, quality: int = 90, strip_metadata: bool = False) -> dict[str, Any]:
-    """The per-file function: read ``src``, write ``dst`` in ``format``. Returns the output's size."""
+                  max_size: int = 0, quality: int = 90, strip_metadata: bool = False, max_pixels: int = 0,
+                  library: str = "auto") -> dict[str, Any]:
+    """The per-file function: read ``src``, write ``dst`` in ``format``. Returns the output's size and
+    mode, and the library that made it."""
+    assert dst is not None, "the image processor always makes an output"
+    if library == "vips" or (library == "auto" and vips_available() and not is_apng(src)):
+        from batchmill.core.processors.image_vips import convert_with_vips
+
+        return convert_with_vips(src, dst, context, format, max_size, quality, strip_metadata, max_pixels)
+    return convert_with_pillow(src, dst, context, format, max_size, quality, strip_metadata, max_pixels)
+
+
+def is_apng(src: Path) -> bool:
+    """An animated PNG (an acTL chunk before the image data): libvips reads only its first frame, so
+    ``auto`` gives it to Pillow, which reads them all."""
+    try:
+        with open(src, "rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return False  # the conversion reports it
+    if not head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return False
+    data = head.split(b"IDAT", 1)[0]
+    return b"acTL" in data
+
+
+def check_pixels(width: int, height: int, max_pixels: int, pillow: bool = False) -> None:
+    """Refuse an image over the pixel limit, saying which limit and what to do."""
+    limit = max_pixels or (PILLOW_MAX_PIXELS if pillow else 0)
+    if not limit or width * height <= limit:
+        return
+    if max_pixels:
+        raise ValueError(f"image of {width}×{height} has {width * height:,} pixels, more than "
+                         f"max_pixels={max_pixels:,}: raise max_pixels (or 0) to convert it")
+    raise ValueError(f"image of {width}×{height} has {width * height:,} pixels, more than Pillow's guard "
+                     f"against decompression bombs ({limit:,}): set max_pixels to at least {width * height:,} "
+                     f"to convert it with Pillow, which decodes the whole image in memory, or install pyvips "
+                     f"(pip install 'batchmill[vips]'), which streams it")
+
+
+def convert_with_pillow(src: Path, dst: Path, context: ProcessorContext, format: str, max_size: int,
+                        quality: int, strip_metadata: bool, max_pixels: int) -> dict[str, Any]:
     from PIL import Image
 
-    assert dst is not None, "the image processor always makes an output"
+    Image.MAX_IMAGE_PIXELS = None  # check_pixels is the guard, with max_pixels in its message
     with open(src, "rb") as handle:  # outside the decoding guard: an unreadable file is the worker's to report
         with decoding():
             img = Image.open(handle)
             frames = count_frames(img)
         refuse_frames(img, frames, format)
+        check_pixels(img.width, img.height, max_pixels, pillow=True)
         with decoding():
             if frames == 1 and max_size:
                 img.draft(None, (max_size, max_size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale; others ignore it
@@ -121,7 +196,7 @@ def convert_image(src: Path, dst: Path | None, context: ProcessorContext, format
                 strip_metadata, img.info)
     context.progress(1.0, "written")
     width, height = pictures[0].size
-    result: dict[str, Any] = {"width": width, "height": height, "mode": pictures[0].mode}
+    result: dict[str, Any] = {"width": width, "height": height, "mode": pictures[0].mode, "library": "pillow"}
     if frames > 1:
         result["frames"] = frames
     return result
@@ -149,8 +224,13 @@ def decoding() -> Iterator[None]:
 
 
 def refuse_frames(img: Image, frames: int, format: str) -> None:
+    refuse_kind(str(img.format), frames, format)
+
+
+def refuse_kind(file_format: str, frames: int, format: str) -> None:
+    """Frames are kept only where the output format can hold them; ``file_format`` as Pillow names it."""
     if frames > 1 and format not in MULTI_FRAME_FORMATS:
-        kind = "animated" if img.format in ("GIF", "PNG", "WEBP") else "multi-page"
+        kind = "animated" if file_format in ("GIF", "PNG", "WEBP") else "multi-page"
         raise ValueError(f"{kind} image with {frames} frames: not supported by the image processor "
                          f"for format={format} (use format=webp or format=tiff to keep every frame)")
 
