@@ -132,9 +132,25 @@ def build_parser() -> _Parser:
     retry.add_argument("job_id", metavar="JOB_ID")
     _add_report_options(retry)
 
-    jobs = sub.add_parser("jobs", help="list jobs in the journal")
+    jobs = sub.add_parser("jobs", help="list jobs in the journal; forget or prune old ones")
     jobs.add_argument("--json", action="store_true")
-    jobs.add_argument("--limit", type=_positive_int, default=30)
+    jobs.add_argument("--limit", type=_positive_int, default=30, metavar="N", help="the newest N jobs (30)")
+    jobs_sub = jobs.add_subparsers(dest="jobs_action", metavar="ACTION")
+    jobs_list = jobs_sub.add_parser("list", help="list jobs (the default)")
+    forget = jobs_sub.add_parser("forget", help="delete jobs from the journal (outputs stay), then compact it")
+    forget.add_argument("job_ids", nargs="+", metavar="JOB_ID")
+    prune = jobs_sub.add_parser("prune", help="forget every job that ended longer ago than --older-than")
+    prune.add_argument("--older-than", required=True, metavar="AGE", help="e.g. 30d, 12h, 90m, 2w")
+    prune.add_argument("--keep-failed", action="store_true", help="keep jobs with failed files")
+    prune.add_argument("--dry-run", action="store_true", help="list what would be forgotten")
+    for action in (jobs_list, forget, prune):  # also after the action; SUPPRESS keeps one given before it
+        action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    jobs_list.add_argument("--limit", type=_positive_int, default=argparse.SUPPRESS, metavar="N")
+
+    where = sub.add_parser("paths", help="where the journal, settings, presets and scratch folders are")
+    where.add_argument("which", nargs="?", choices=["journal", "settings", "presets", "scratch"],
+                       help="print only this path (for scripts: sqlite3 \"$(batchmill paths journal)\")")
+    where.add_argument("--json", action="store_true")
 
     show = sub.add_parser("show", help="show a job and its failed files")
     show.add_argument("job_id", metavar="JOB_ID")
@@ -233,7 +249,7 @@ def _main(argv: list[str]) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
         "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
-        "presets": cmd_presets,
+        "presets": cmd_presets, "paths": cmd_paths,
     }
     if args.command is None:
         build_parser().print_help()
@@ -421,6 +437,8 @@ def _install_interrupt(stop: Callable[[], None]) -> list[int]:
 def cmd_jobs(args: argparse.Namespace) -> int:
     from batchmill.core.journal import Journal
 
+    if args.jobs_action in ("forget", "prune"):
+        return cmd_forget(args)
     journal = Journal()
     jobs = journal.list_jobs(args.limit)
     journal.close()
@@ -437,6 +455,45 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(j.created))
         print(f"{j.id:12}  {j.shown_state.value:11}  {j.processor[:10]:10}  {j.done:>7}  {j.failed:>6}  "
               f"{j.skipped:>6}  {j.total:>7}  {created:16}  {j.name}")
+    return EXIT_OK
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    """``jobs forget JOB…`` and ``jobs prune --older-than AGE``: exit 1 if a named job was refused."""
+    from batchmill.core.housekeeping import HousekeepingError, forget, parse_age, resolve, to_prune
+    from batchmill.core.journal import Journal
+
+    journal = Journal()
+    try:
+        if args.jobs_action == "forget":
+            jobs = resolve(journal, args.job_ids)
+        else:
+            jobs = to_prune(journal, parse_age(args.older_than), args.keep_failed)
+            if args.dry_run:
+                print(json.dumps([j.id for j in jobs]) if args.json else
+                      "\n".join(f"would forget {j.id}  {j.shown_state.value:11}  {j.name}" for j in jobs)
+                      or "nothing to prune")
+                return EXIT_OK
+        report = forget(journal, jobs)
+    except HousekeepingError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        journal.close()
+    print(json.dumps(report.as_json()) if args.json else report.text())
+    return EXIT_FAILED if report.refused else EXIT_OK
+
+
+def cmd_paths(args: argparse.Namespace) -> int:
+    from batchmill.core.paths import places
+
+    found = places().as_dict()
+    if args.which:
+        print(found[args.which])
+    elif args.json:
+        print(json.dumps(found))
+    else:
+        for key in ("journal", "settings", "presets", "scratch"):
+            print(f"{key:9} {found[key]}")
     return EXIT_OK
 
 

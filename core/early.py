@@ -12,10 +12,11 @@ Kept tiny on imports: it runs before everything else.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from batchmill.core.liveness import scratch_prefix
 
 _scratch_root: str | None = None
 _handed_over = False
@@ -30,7 +31,7 @@ def new_scratch_root() -> str:
     """A private scratch folder named after this process (see ``engine.make_scratch_root``)."""
     base = scratch_base()
     base.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=base)
+    return tempfile.mkdtemp(prefix=scratch_prefix(), dir=base)
 
 
 def start_workers(count: int, start_method: str = "spawn") -> None:

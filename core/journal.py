@@ -17,6 +17,7 @@ out as one row per file, for anyone who looks at the journal with SQL.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -31,7 +32,9 @@ from typing import Any
 
 from batchmill.core import __version__
 from batchmill.core.events import FileStatus, JobState
-from batchmill.core.lifecycle import FINAL_STATES
+from batchmill.core.lifecycle import FINAL_STATES, Verb
+from batchmill.core.liveness import pid_alive, start_time
+from batchmill.core.paths import places
 from batchmill.core.spec import JobSpec
 
 BUSY_TIMEOUT_S = 60.0
@@ -62,6 +65,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     elapsed REAL NOT NULL DEFAULT 0,
     owner_pid INTEGER,
     owner_host TEXT,
+    owner_started REAL,  -- the owner's start time: a later process given the same pid is not the owner
     heartbeat REAL,
     total INTEGER NOT NULL DEFAULT 0,
     done INTEGER NOT NULL DEFAULT 0,
@@ -108,12 +112,8 @@ WHERE p.kind = 'planned'
 
 
 def default_home() -> Path:
-    env = os.environ.get("BATCHMILL_HOME")
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("batchmill", appauthor=False))
+    """The journal's folder: BATCHMILL_HOME, else the platform's state folder (batchmill.core.paths)."""
+    return places().journal.parent
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ class JobRecord:
     # The Batchmill version that made the job; None for a job made before 0.2, whose payload
     # refers to the packages as they were named then (``core.…``: see batchmill.core.payload).
     created_by: str | None = None
+    owner_started: float | None = None  # None in a journal written before 0.3: the pid alone decides
 
     @property
     def owner_alive(self) -> bool:
@@ -150,7 +151,7 @@ class JobRecord:
             return False
         if self.owner_host != socket.gethostname():
             return self.heartbeat is not None and time.time() - self.heartbeat < 30
-        return pid_alive(self.owner_pid)
+        return pid_alive(self.owner_pid, self.owner_started)
 
     @property
     def interrupted(self) -> bool:
@@ -178,18 +179,10 @@ class FileRecord:
     result: Any
 
 
-def pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+@functools.cache
+def _owner_started() -> float | None:
+    """This process's start time, as the journal records it beside its pid (read once)."""
+    return start_time()
 
 
 class Journal:
@@ -215,7 +208,7 @@ class Journal:
     def _add_missing_columns(self) -> None:
         """A journal written by an older Batchmill gains the columns added since (with defaults)."""
         wanted = {"roots": "TEXT NOT NULL DEFAULT '[]'", "planned": "INTEGER NOT NULL DEFAULT 1",
-                  "created_by": "TEXT"}
+                  "created_by": "TEXT", "owner_started": "REAL"}
         with self._write() as db:
             have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
             for column, decl in wanted.items():
@@ -284,11 +277,12 @@ class Journal:
                 db.execute("INSERT OR IGNORE INTO payloads (hash, data) VALUES (?, ?)", (payload_hash, payload))
             db.execute(
                 "INSERT INTO jobs (id, name, processor, identity, payload_hash, created_by, spec, roots, state, "
-                "created, owner_pid, owner_host, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created, owner_pid, owner_host, owner_started, heartbeat) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, spec.name, spec.processor, identity, payload_hash, __version__, spec.to_json(),
                  json.dumps(root_is_dir), JobState.QUEUED.value, time.time(),
                  # owned from the start: a job queued in a live window is not another process's to resume
-                 os.getpid(), socket.gethostname(), time.time()))
+                 os.getpid(), socket.gethostname(), _owner_started(), time.time()))
 
     def set_job_state(self, job_id: str, state: JobState, *, error: str | None = None,
                       elapsed: float | None = None) -> None:
@@ -299,9 +293,9 @@ class Journal:
                 "started = CASE WHEN ? = 'running' AND started IS NULL THEN ? ELSE started END, "
                 f"finished = CASE WHEN ? IN ({_FINAL_VALUES}) THEN ? "
                 "ELSE NULL END, "
-                "elapsed = COALESCE(?, elapsed), owner_pid = ?, owner_host = ? WHERE id = ?",
+                "elapsed = COALESCE(?, elapsed), owner_pid = ?, owner_host = ?, owner_started = ? WHERE id = ?",
                 (state.value, error, now, state.value, now, state.value, now, elapsed,
-                 os.getpid(), socket.gethostname(), job_id))
+                 os.getpid(), socket.gethostname(), _owner_started(), job_id))
 
     def get_job(self, job_id: str) -> JobRecord | None:
         if not job_id:
@@ -335,6 +329,35 @@ class Journal:
                 if len(found) >= limit:
                     break
         return found
+
+    def forget_job(self, job_id: str) -> bool:
+        """Delete a job, its file records and a payload no other job uses, if it is still one that
+        may be forgotten (a final state, or an active one whose owner has died) when the write
+        starts: another process may have resumed it since it was chosen. batchmill.core.housekeeping."""
+        with self._write() as db:
+            cur = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
+            cur.row_factory = sqlite3.Row  # type: ignore[assignment]
+            row = cur.fetchone()
+            if row is None or not _job_from_row(row).shown_state.allows(Verb.FORGET):
+                return False
+            db.execute("DELETE FROM file_records WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+            db.execute("DELETE FROM payloads WHERE hash = ? AND hash NOT IN "
+                       "(SELECT payload_hash FROM jobs WHERE payload_hash IS NOT NULL)", (row["payload_hash"],))
+            return True
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the file system. Safe beside other processes
+        using the journal: VACUUM holds the write lock while it runs (their writes wait, within
+        the busy timeout), and the WAL checkpoint that shrinks the file skips pages a reader
+        still needs, so it never blocks one."""
+        with self._lock:
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def size_on_disk(self) -> int:
+        """Bytes the journal takes: its file and its write-ahead log."""
+        return sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
 
     def payload(self, payload_hash: str) -> bytes | None:
         rows = self._read("SELECT data FROM payloads WHERE hash = ?", (payload_hash,))
@@ -488,4 +511,5 @@ def _job_from_row(r: sqlite3.Row) -> JobRecord:
         error=r["error"], created=r["created"], started=r["started"], finished=r["finished"],
         elapsed=r["elapsed"], owner_pid=r["owner_pid"], owner_host=r["owner_host"], heartbeat=r["heartbeat"],
         total=r["total"], done=r["done"], failed=r["failed"], skipped=r["skipped"],
-        root_is_dir=tuple(json.loads(r["roots"])), planned=bool(r["planned"]), created_by=r["created_by"])
+        root_is_dir=tuple(json.loads(r["roots"])), planned=bool(r["planned"]), created_by=r["created_by"],
+        owner_started=r["owner_started"])

@@ -68,6 +68,7 @@ class Verb(str, enum.Enum):
     CANCEL = "cancel"
     RETRY = "retry"  # run the failed files again
     REMOVE = "remove"  # off the window's list (a queued job is cancelled first)
+    FORGET = "forget"  # out of the journal for good: `batchmill jobs forget/prune`, the window's Remove
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,11 @@ LIFECYCLE: dict[JobState, StateRule] = {
     JobState.PLANNING: _rule(False, False, Verb.CANCEL),
     JobState.RUNNING: _rule(False, False, Verb.PAUSE, Verb.CANCEL),
     JobState.PAUSED: _rule(False, False, Verb.RESUME, Verb.CANCEL),
-    JobState.COMPLETED: _rule(True, False, Verb.RETRY, Verb.REMOVE),
-    JobState.CANCELLED: _rule(True, False, Verb.RESUME, Verb.RETRY, Verb.REMOVE),
-    JobState.HALTED: _rule(True, True, Verb.RESUME, Verb.RETRY, Verb.REMOVE),
-    JobState.INTERRUPTED: _rule(True, True, Verb.RESUME, Verb.RETRY, Verb.REMOVE),
-    JobState.ERROR: _rule(True, False, Verb.REMOVE),
+    JobState.COMPLETED: _rule(True, False, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
+    JobState.CANCELLED: _rule(True, False, Verb.RESUME, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
+    JobState.HALTED: _rule(True, True, Verb.RESUME, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
+    JobState.INTERRUPTED: _rule(True, True, Verb.RESUME, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
+    JobState.ERROR: _rule(True, False, Verb.REMOVE, Verb.FORGET),
 }
 
 FINAL_STATES = frozenset(state for state, rule in LIFECYCLE.items() if rule.final)

@@ -1,6 +1,7 @@
 """Presets: a job's processor, parameters and output options saved under a name.
 
-Stored as JSON, one file per preset, in ``BATCHMILL_HOME/presets``. The window
+Stored as JSON, one file per preset, in ``BATCHMILL_HOME/presets`` (else beside the window's
+settings: batchmill.core.paths). The window
 saves them and the CLI uses them (``--preset NAME``): the same file, the same job."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchmill.core.journal import default_home
+from batchmill.core.paths import places
 from batchmill.core.outputs import write_atomically
 
 _SAFE_NAME = re.compile(r"^[\w][\w .+-]{0,79}$")
@@ -53,7 +54,7 @@ class Preset:
 
 
 def presets_dir(home: Path | None = None) -> Path:
-    return (home or default_home()) / "presets"
+    return home / "presets" if home is not None else places().presets
 
 
 def _path(name: str, home: Path | None) -> Path:

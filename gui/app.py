@@ -102,6 +102,7 @@ def run_window(options: Options) -> int:
     from PySide6.QtWidgets import QApplication
 
     from batchmill.core.engine import Engine
+    from batchmill.core.paths import env_home
     from batchmill.gui.bridge import Bridge
     from batchmill.gui.errors import ErrorReporter
     from batchmill.gui.gil import freeze_start_up_objects, share_the_gil
@@ -121,7 +122,7 @@ def run_window(options: Options) -> int:
     reporter = ErrorReporter()
     try:
         bridge = Bridge(engine)
-        window = MainWindow(bridge, Settings(engine.journal.home))
+        window = MainWindow(bridge, Settings(env_home()))
         reporter.window = window
         bridge.engine_stopped.connect(lambda error: reporter.show_error(f"the engine stopped: {error}", error))
         reporter.install()

@@ -1,7 +1,8 @@
-"""What the window remembers between runs, in ``BATCHMILL_HOME/settings.ini``.
+"""What the window remembers between runs, in ``settings.ini``: in ``BATCHMILL_HOME``, else in
+the platform's configuration folder (batchmill.core.paths).
 
-An INI file next to the journal (not the platform registry), so one
-``BATCHMILL_HOME`` holds everything and tests stay isolated.
+An INI file (not the platform registry), so one ``BATCHMILL_HOME`` holds everything and
+tests stay isolated.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from batchmill.core.journal import default_home
+from batchmill.core.paths import places
 
 GEOMETRY = "window/geometry"
 SPLITTERS = "window/splitters"
@@ -30,7 +31,7 @@ DECLINED = "resume/declined"  # job ids the operator chose not to resume: not as
 
 class Settings:
     def __init__(self, home: Path | None = None) -> None:
-        self.path = (home or default_home()) / "settings.ini"
+        self.path = home / "settings.ini" if home is not None else places().settings
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.qsettings = QSettings(str(self.path), QSettings.Format.IniFormat)
 

@@ -66,11 +66,14 @@ def test_journal_lives_in_batchmill_home(batchmill_home: Path) -> None:
     assert opened.path.is_file()
 
 
-def test_default_home_without_the_variable_is_the_user_data_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_home_without_the_variable_is_the_user_state_folder(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
     import platformdirs
 
     monkeypatch.delenv("BATCHMILL_HOME")
-    assert default_home() == Path(platformdirs.user_data_dir("batchmill", appauthor=False))
+    for kind in ("DATA", "STATE", "CONFIG"):  # the user's own folders stay untouched
+        monkeypatch.setenv(f"XDG_{kind}_HOME", str(tmp_path / kind.lower()))
+    assert default_home() == Path(platformdirs.user_state_dir("batchmill", appauthor=False))
 
 
 def test_schema_records_jobs_files_and_payloads(journal: Journal) -> None:
