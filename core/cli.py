@@ -169,6 +169,10 @@ def build_parser() -> _Parser:
     selftest = sub.add_parser("selftest", help="check that worker processes work on this machine")
     selftest.add_argument("--json", action="store_true")
 
+    from batchmill.core.journal_cli import add_journal_parser
+
+    add_journal_parser(sub)
+
     sub.add_parser("gui", help="open the window (also: batchmill with no arguments)", add_help=False)
     return parser
 
@@ -249,15 +253,19 @@ def _main(argv: list[str]) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
         "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
-        "presets": cmd_presets, "paths": cmd_paths,
+        "presets": cmd_presets, "paths": cmd_paths, "journal": _cmd_journal,
     }
     if args.command is None:
         build_parser().print_help()
         return EXIT_USAGE
+    from batchmill.core.journal_trouble import JournalError
+
     try:
         return commands[args.command](args)
     except UsageError as exc:
         return usage_failure(str(exc), getattr(args, "json", False), exc.usage)
+    except JournalError as exc:  # no job could start, or be looked at: exit 2 with what to do
+        return usage_failure(str(exc), getattr(args, "json", False))
 
 
 # -- running jobs ---------------------------------------------------------
@@ -583,6 +591,12 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     else:
         print(report.text())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _cmd_journal(args: argparse.Namespace) -> int:
+    from batchmill.core.journal_cli import cmd_journal
+
+    return cmd_journal(args)
 
 
 def cmd_gui(_args: argparse.Namespace) -> int:

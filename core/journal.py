@@ -35,6 +35,7 @@ from batchmill.core.events import FileStatus, JobState
 from batchmill.core.lifecycle import FINAL_STATES, Verb
 from batchmill.core.liveness import pid_alive, start_time
 from batchmill.core.paths import places
+from batchmill.core.journal_trouble import damaged, explain, folder_error, switch_to_wal
 from batchmill.core.spec import JobSpec
 
 BUSY_TIMEOUT_S = 60.0
@@ -81,6 +82,12 @@ CREATE TABLE IF NOT EXISTS file_records (
 );
 CREATE INDEX IF NOT EXISTS file_records_by_job ON file_records (job_id, id);
 """
+
+# Columns of jobs added since the first journals, with their declarations: an older journal gains
+# them when opened (and a journal that has them all needs no write to be opened).
+ADDED_COLUMNS = {"roots": "TEXT NOT NULL DEFAULT '[]'", "planned": "INTEGER NOT NULL DEFAULT 1",
+                 "created_by": "TEXT", "owner_started": "REAL"}
+
 
 
 # One row per file, laid out from the log: for people who query the journal with SQL.
@@ -189,14 +196,29 @@ class Journal:
     """One connection, usable from any thread of this process (calls are serialized)."""
 
     def __init__(self, home: Path | None = None) -> None:
+        """Raises JournalError (naming the file and what to do) if the journal cannot be used."""
         self.home = home or default_home()
-        self.home.mkdir(parents=True, exist_ok=True)
         self.path = self.home / "journal.sqlite3"
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise folder_error(self.home, self.path, exc) from None
+        with self._trouble():
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                         check_same_thread=False)
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        with self._trouble():
+            switch_to_wal(self._conn, BUSY_TIMEOUT_S)
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        if self._schema_is_current():
+            return  # nothing to write: a read-only journal can still be listed
         for statement in filter(None, (s.strip() for s in SCHEMA.split(";"))):
             with self._write() as db:
                 db.execute(statement)
@@ -205,13 +227,28 @@ class Journal:
         with self._write() as db:
             db.execute(FILES_VIEW)
 
+    def _schema_is_current(self) -> bool:
+        names = {(row[0], row[1]) for row in self._read("SELECT type, name FROM sqlite_master")}
+        wanted = {("table", "jobs"), ("table", "payloads"), ("table", "file_records"),
+                  ("index", "file_records_by_job"), ("view", "files")}
+        if not wanted <= names:
+            return False
+        columns = {row[1] for row in self._read("PRAGMA table_info(jobs)")}
+        return set(ADDED_COLUMNS) <= columns
+
+    @contextmanager
+    def _trouble(self) -> Iterator[None]:
+        """SQLite errors leave as a JournalError that names this journal and what to do."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path, BUSY_TIMEOUT_S) from None
+
     def _add_missing_columns(self) -> None:
         """A journal written by an older Batchmill gains the columns added since (with defaults)."""
-        wanted = {"roots": "TEXT NOT NULL DEFAULT '[]'", "planned": "INTEGER NOT NULL DEFAULT 1",
-                  "created_by": "TEXT", "owner_started": "REAL"}
         with self._write() as db:
             have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-            for column, decl in wanted.items():
+            for column, decl in ADDED_COLUMNS.items():
                 if column not in have:
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {decl}")
 
@@ -254,17 +291,21 @@ class Journal:
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._trouble():
             self._conn.execute(begin)
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back itself (a full disk)
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # the error being raised says more than this one
                 raise
             self._conn.execute("COMMIT")
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._trouble():
             cur = self._conn.execute(sql, tuple(args))
             cur.row_factory = sqlite3.Row  # type: ignore[assignment]
             return cur.fetchall()
@@ -297,6 +338,13 @@ class Journal:
                 (state.value, error, now, state.value, now, state.value, now, elapsed,
                  os.getpid(), socket.gethostname(), _owner_started(), job_id))
 
+    def claim(self, job_id: str) -> None:
+        """Record this process as the job's owner before it is run again: also proves, in the
+        caller's thread, that the journal can be written."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET owner_pid = ?, owner_host = ?, owner_started = ?, heartbeat = ? WHERE id = ?",
+                       (os.getpid(), socket.gethostname(), _owner_started(), time.time(), job_id))
+
     def get_job(self, job_id: str) -> JobRecord | None:
         if not job_id:
             return None
@@ -307,11 +355,17 @@ class Journal:
             if not exact:
                 raise LookupError(f"job id {job_id!r} is ambiguous: it starts {len(rows)} jobs")
             rows = exact
-        return _job_from_row(rows[0]) if rows else None
+        return self._job_from_row(rows[0]) if rows else None
 
     def list_jobs(self, limit: int = 50) -> list[JobRecord]:
         rows = self._read("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
-        return [_job_from_row(r) for r in rows]
+        return [self._job_from_row(r) for r in rows]
+
+    def _job_from_row(self, row: sqlite3.Row) -> JobRecord:
+        try:
+            return _job_from_row(row)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise damaged(self.path, f"job {row['id']!r} cannot be read back: {exc}") from None
 
     def latest_resumable(self) -> JobRecord | None:
         """The newest job offered to be resumed (``batchmill resume``'s default); see offered_jobs."""

@@ -77,6 +77,7 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
         except PayloadError as exc:
             raise JobError(f"job {job.id} cannot be {mode}d: {exc}") from None
         key = payload_key(payload)
+    journal.claim(job.id)
     if job.state in (JobState.QUEUED, JobState.PLANNING):
         mode_used: Literal["new", "resume", "retry"] = "new"  # never got past planning: plan afresh
         journal.delete_files(job.id)
