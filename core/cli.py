@@ -24,6 +24,7 @@ from batchmill.core.events import FileStatus, JobState
 from batchmill.core.exit_status import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_FILES, EXIT_OK, EXIT_USAGE
 from batchmill.core.spec import JobSpec, Overwrite, default_workers, parse_halt
 
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "tcsh", "powershell")  # shtab's (tests check the two agree)
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_FILES", "EXIT_OK", "EXIT_USAGE", "main"]
 
 
@@ -147,6 +148,11 @@ def build_parser() -> _Parser:
         action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     jobs_list.add_argument("--limit", type=_positive_int, default=argparse.SUPPRESS, metavar="N")
 
+    complete = sub.add_parser("completion", help="print the shell completion script (bash, zsh, fish, …)",
+                              description="source <(batchmill completion bash); for zsh: batchmill completion zsh "
+                                          "> a folder of $fpath as _batchmill, then compinit")
+    complete.add_argument("shell", choices=COMPLETION_SHELLS)
+
     where = sub.add_parser("paths", help="where the journal, settings, presets and scratch folders are")
     where.add_argument("which", nargs="?", choices=["journal", "settings", "presets", "scratch"],
                        help="print only this path (for scripts: sqlite3 \"$(batchmill paths journal)\")")
@@ -253,7 +259,7 @@ def _main(argv: list[str]) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
         "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
-        "presets": cmd_presets, "paths": cmd_paths, "journal": _cmd_journal,
+        "presets": cmd_presets, "paths": cmd_paths, "journal": _cmd_journal, "completion": cmd_completion,
     }
     if args.command is None:
         build_parser().print_help()
@@ -489,6 +495,13 @@ def cmd_forget(args: argparse.Namespace) -> int:
         journal.close()
     print(json.dumps(report.as_json()) if args.json else report.text())
     return EXIT_FAILED if report.refused else EXIT_OK
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from batchmill.core.completion import completion_script
+
+    sys.stdout.write(completion_script(build_parser(), args.shell))
+    return EXIT_OK
 
 
 def cmd_paths(args: argparse.Namespace) -> int:
