@@ -12,26 +12,13 @@ Kept tiny on imports: it runs before everything else.
 from __future__ import annotations
 
 import multiprocessing
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from batchmill.core.liveness import scratch_prefix
+from batchmill.core.scratch import new_scratch_root
 
 _scratch_root: str | None = None
 _handed_over = False
 _waiting: dict[int, tuple[str, Any, Any, Any]] = {}  # worker id -> (start method, process, conn, slot)
-
-
-def scratch_base() -> Path:
-    return Path(tempfile.gettempdir()) / "batchmill-scratch"
-
-
-def new_scratch_root() -> str:
-    """A private scratch folder named after this process (see ``engine.make_scratch_root``)."""
-    base = scratch_base()
-    base.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkdtemp(prefix=scratch_prefix(), dir=base)
 
 
 def start_workers(count: int, start_method: str = "spawn") -> None:

@@ -33,7 +33,6 @@ import os
 import queue
 import shutil
 import sqlite3
-import tempfile
 import threading
 import time
 import traceback
@@ -52,7 +51,8 @@ from batchmill.core.backends.local import LocalBackend
 from batchmill.core.jobrun import JobRun
 from batchmill.core.lifecycle import Verb
 from batchmill.core.journal import Journal
-from batchmill.core.liveness import pid_alive, scratch_owner, scratch_prefix
+from batchmill.core.liveness import pid_alive, scratch_owner
+from batchmill.core.scratch import new_scratch_root, private_base
 from batchmill.core.messages import PayloadBroken, Progress, Results, Returned, RunBatch, Started
 from batchmill.core.outputs import temporaries_of_job
 from batchmill.core.patterns import describe_no_match
@@ -204,18 +204,17 @@ class Engine:
 
 
 def make_scratch_root() -> str:
-    """A private folder for the workers' scratch space, in the system's temp folder.
+    """A private folder for the workers' scratch space, in the user's cache folder.
 
     Named after this process (its pid and start time), so that folders left by a killed
     Batchmill (its ``finally`` never ran) are recognised and removed by the next one, and
     a live one's are not, even when a dead one's pid has been given to it."""
-    base = Path(tempfile.gettempdir()) / "batchmill-scratch"
-    base.mkdir(parents=True, exist_ok=True)
-    for stale in base.iterdir():
+    base = private_base()  # the user's own (batchmill.core.scratch), or None: then a private one of its own
+    for stale in base.iterdir() if base is not None else ():
         pid, started = scratch_owner(stale.name)
         if pid is not None and pid != os.getpid() and not pid_alive(pid, started):
             shutil.rmtree(stale, ignore_errors=True)
-    return early.take_scratch_root() or tempfile.mkdtemp(prefix=scratch_prefix(), dir=base)
+    return early.take_scratch_root() or new_scratch_root()
 
 
 def describe_engine_error(exc: BaseException, journal_path: Path) -> str:

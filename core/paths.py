@@ -5,7 +5,7 @@ folder, as tests and portable set-ups want. Otherwise each goes where the platfo
 kind (platformdirs): the journal is state (``~/.local/state/batchmill`` on Linux), the window's
 settings and the presets are configuration (``~/.config/batchmill``, ``…/presets``); on Windows
 and macOS these are the usual per-user application folders. Workers' scratch folders are in
-the system's temporary folder.
+the user's cache folder, private to the user (batchmill.core.scratch).
 
 Batchmill before 0.3 kept all three in the data folder (``~/.local/share/batchmill``); they are
 moved to their places the first time they are looked for (``batchmill paths`` shows them). A
@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from batchmill.core.scratch import scratch_base
 
 APP = "batchmill"
 JOURNAL_NAME = "journal.sqlite3"
 SETTINGS_NAME = "settings.ini"
 PRESETS_NAME = "presets"
-SCRATCH_NAME = "batchmill-scratch"
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def env_home() -> Path | None:
 def places(home: Path | None = None) -> Places:
     """Where everything is, for ``home`` (default: BATCHMILL_HOME, else the platform's folders)."""
     home = home if home is not None else env_home()
-    scratch = Path(tempfile.gettempdir()) / SCRATCH_NAME
+    scratch = scratch_base()  # the user's own, private (batchmill.core.scratch)
     if home is not None:
         return Places(home / JOURNAL_NAME, home / SETTINGS_NAME, home / PRESETS_NAME, scratch, home)
     import platformdirs  # only when no home is given: it is not needed by a worker or a test

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from batchmill.core.journal import Journal
+from batchmill.core.scratch import scratch_base
 from batchmill.core.paths import places
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG folders decide on Linux")
@@ -32,7 +33,7 @@ def test_batchmill_home_holds_everything(batchmill_home: Path) -> None:
     assert (found.journal, found.settings, found.presets, found.home) == (
         batchmill_home / "journal.sqlite3", batchmill_home / "settings.ini", batchmill_home / "presets",
         batchmill_home)
-    assert found.scratch == Path(tempfile.gettempdir()) / "batchmill-scratch"
+    assert found.scratch == scratch_base()  # the user's own, private (tests/core/test_scratch.py)
 
 
 def test_without_it_each_kind_has_its_platform_place(xdg: Path) -> None:
