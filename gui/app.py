@@ -94,6 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"batchmill gui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     refuse_in_worker("a window")
+    from batchmill.gui.display_check import display_problem
+
+    problem = display_problem()  # Qt's own answer is an abort (134) that does not say what to do
+    if problem is not None:
+        print(f"batchmill: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     return run_window(options)
 
 
