@@ -42,10 +42,11 @@ from batchmill.core.prepare import JobError
 from batchmill.core.processors.function import NAME as FUNCTION, FunctionProcessor, describe
 from batchmill.core.spec import JobSpec, default_workers
 
-__all__ = ["FileResult", "Job", "JobError", "JobResult", "Progress", "resume", "retry", "run", "submit"]
+__all__ = ["FileResult", "Job", "JobError", "JobResult", "Preview", "Progress", "preview", "resume", "retry", "run",
+           "submit"]
 
 PathLike = str | os.PathLike[str]
-Overwrite = Literal["skip", "replace", "rename"]
+Overwrite = Literal["skip", "replace", "rename", "changed"]
 PUMP_WAIT_S = 0.1  # how long the event pump blocks before it looks at a cancel or a timeout again
 
 
@@ -517,3 +518,86 @@ def _shown(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return repr(value)
+
+
+# -- previews -----------------------------------------------------------------
+class Preview:
+    """What a job would do to every file, decided without running anything (``batchmill run …
+    --dry-run``). Iterating it streams a ``FileVerdict`` per file (``verdict``, ``input``,
+    ``output``, ``reason``) as the scan finds it; ``counts`` (verdict -> number of files),
+    ``to_run`` and ``collisions`` read the rest of the scan first if it is not done yet."""
+
+    def __init__(self, setup: Any, journal: Any) -> None:
+        from batchmill.core.preview import Tally
+
+        self._setup = setup
+        self._journal = journal
+        self._tally = Tally()
+        self._started = False
+        self._ended = False
+
+    def __iter__(self) -> Iterator[Any]:
+        from batchmill.core.preview import iter_preview
+
+        if self._started:
+            raise RuntimeError("a Preview streams its files once; call batchmill.preview() again")
+        self._started = True
+        try:
+            for verdict in iter_preview(self._setup):
+                self._tally.add(verdict)
+                yield verdict
+        finally:
+            self._ended = True
+            self._journal.close()
+
+    def _finish(self) -> None:
+        if not self._started:
+            for _ in self:
+                pass
+
+    @property
+    def counts(self) -> dict[str, int]:
+        self._finish()
+        return {verdict.value: n for verdict, n in self._tally.counts.items() if n}
+
+    @property
+    def to_run(self) -> int:
+        self._finish()
+        return self._tally.to_run
+
+    @property
+    def collisions(self) -> int:
+        self._finish()
+        return self._tally.collisions
+
+
+def preview(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], output: PathLike, *,
+            params: Mapping[str, Any] | None = None, overwrite: Overwrite = "skip", name: str | None = None,
+            include: Iterable[str] = (), exclude: Iterable[str] = (), recursive: bool = True,
+            ignore_case: bool | None = None, hash_inputs: bool = False, home: PathLike | None = None) -> Preview:
+    """What ``run()`` with these arguments would do to every file, without running anything:
+    a Preview streaming one FileVerdict per file (new, up to date, will replace, will be
+    renamed, kept, collision, excluded, skipped by the scanner, each with its reason).
+    Raises JobError if the job could not start at all."""
+    from batchmill.core.journal import Journal
+    from batchmill.core.preview import PreviewError, checked_set_up
+
+    processor: FunctionProcessor | None = None
+    if isinstance(task, str):
+        processor_name, spec_params = task, dict(params or {})
+    elif callable(task):
+        processor = FunctionProcessor(task, params)
+        processor_name = FUNCTION
+        spec_params = {"function": describe(task), "params": {k: _shown(v) for k, v in (params or {}).items()}}
+    else:
+        raise TypeError(f"task must be a callable fn(src, dst, **params) or a processor's name, "
+                        f"not {type(task).__name__}")
+    spec = _spec(processor_name, spec_params, inputs, output, None, None, 0, overwrite, name, include, exclude,
+                 recursive, ignore_case, None, None, "", "local", None).with_changes(hash_inputs=hash_inputs)
+    journal = Journal(Path(home).expanduser() if home is not None else None)
+    try:
+        setup = checked_set_up(spec, journal, processor)
+    except PreviewError as exc:
+        journal.close()
+        raise JobError(str(exc)) from None
+    return Preview(setup, journal)

@@ -102,7 +102,13 @@ def build_parser() -> _Parser:
     case.add_argument("--case-sensitive", dest="ignore_case", action="store_const", const=False,
                       help="patterns keep case; the default elsewhere")
     run.add_argument("--overwrite", choices=[o.value for o in Overwrite], default=None,
-                     help="when an output exists: skip the file (default), replace it, or write 'name (1).ext'")
+                     help="when an output exists: skip the file (default), replace it, write 'name (1).ext', "
+                          "or (changed) redo it only if its input, the processor, its parameters or code changed")
+    run.add_argument("--dry-run", "-n", action="store_true",
+                     help="scan and plan only: print what would happen to every file (with --json a JSON line "
+                          "each), run nothing")
+    run.add_argument("--hash-inputs", action="store_true",
+                     help="with --overwrite changed: compare inputs by content (sha256), not size and mtime only")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="fail a file that runs longer (its worker is killed and replaced)")
     run.add_argument("--retries", type=_non_negative_int, default=None, metavar="N",
@@ -161,6 +167,12 @@ def build_parser() -> _Parser:
     show = sub.add_parser("show", help="show a job and its failed files")
     show.add_argument("job_id", metavar="JOB_ID")
     show.add_argument("--json", action="store_true")
+    show.add_argument("--files", action="store_true",
+                      help="every file: state, result (a function's return value) and what made its output")
+
+    why = sub.add_parser("why", help="what made an output, and what the next run would do to a file and why")
+    why.add_argument("path", metavar="OUTPUT_OR_INPUT")
+    why.add_argument("--json", action="store_true")
 
     procs = sub.add_parser("processors", help="list processors and their parameters")
     procs.add_argument("--json", action="store_true")
@@ -260,6 +272,7 @@ def _main(argv: list[str]) -> int:
         "run": cmd_run, "resume": cmd_resume, "retry": cmd_retry, "jobs": cmd_jobs,
         "show": cmd_show, "processors": cmd_processors, "selftest": cmd_selftest, "gui": cmd_gui,
         "presets": cmd_presets, "paths": cmd_paths, "journal": _cmd_journal, "completion": cmd_completion,
+        "why": cmd_why,
     }
     if args.command is None:
         build_parser().print_help()
@@ -277,6 +290,10 @@ def _main(argv: list[str]) -> int:
 # -- running jobs ---------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
+    if args.dry_run:
+        from batchmill.core.preview import print_preview
+
+        return print_preview(spec, args.json, sys.stdout, sys.stderr)
     if args.save_preset:
         from batchmill.core.presets import PresetError, save_preset
 
@@ -334,7 +351,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name,
             name_template=pick(args.name_template, preset.name_template if preset else None, None),
             backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler,
-            ignore_case=args.ignore_case, files=listed)
+            ignore_case=args.ignore_case, files=listed, hash_inputs=args.hash_inputs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -530,11 +547,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         journal.close()
         raise UsageError(f"no job {args.job_id!r} in the journal {journal.path}")
     failures = journal.files(job.id, (FileStatus.FAILED,))
+    files = _files_of(journal, job) if args.files else None
     journal.close()
     if args.json:
         data = _job_json(job)
         data["failures"] = [{"input": f.input, "error": f.error, "kind": f.kind, "attempts": f.attempts,
                              "traceback": f.traceback} for f in failures]
+        if files is not None:
+            data["recipe"], data["files"] = files
         print(json.dumps(data, indent=1))
         return EXIT_OK
     print(f"job {job.id}: {job.name}")
@@ -547,7 +567,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  elapsed    {job.elapsed:.1f} s")
     for f in failures:
         print(f"FAILED {f.input}\n  {f.error}")
+    for entry in files[1] if files is not None else []:
+        shown = f" -> {entry['output']}" if entry["output"] else ""
+        value = f"  {json.dumps(entry['result'])}" if entry["result"] is not None else ""
+        print(f"{entry['state']:8} {entry['input']}{shown}{value}")
     return EXIT_OK
+
+
+def _files_of(journal: Any, job: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from batchmill.core.prepare import plan_roots_for_existing
+    from batchmill.core.provenance import ProvenanceStore, job_files, job_recipe_json
+
+    return (job_recipe_json(ProvenanceStore(journal), job),
+            list(job_files(journal, job, plan_roots_for_existing(job))))
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    from batchmill.core.journal import Journal
+    from batchmill.core.why import explain
+
+    journal = Journal()
+    try:
+        explanation = explain(args.path, journal)
+    finally:
+        journal.close()
+    print(json.dumps(explanation.as_json(), indent=1) if args.json else explanation.text())
+    return EXIT_OK if explanation.found else EXIT_FAILED
 
 
 def _job_json(j: Any) -> dict[str, Any]:

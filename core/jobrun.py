@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from batchmill.core.batching import BatchSizer
+from batchmill.core.freshness import OutputLedger
 from batchmill.core.events import (
     Event, FailureKind, FileFailed, FileFinished, FileStatus, JobProgress, JobState, Log,
 )
@@ -75,12 +76,17 @@ class JobRun:
         # (checksum's manifest): kept as files finish, so the job's end reads no journal back.
         self.keeps_results = type(processor).finalize is not Processor.finalize
         self.results: dict[int, tuple[int, str, Any]] = {}
+        # what each file done was made from (provenance; --overwrite changed reads it)
+        self.ledger = OutputLedger(journal, self.job_id, self.spec, processor, params, prepared.payload_key,
+                                   prepared.roots, prepared.mode == "new")
         probe = processor.output_name(params, "probe.name")
         self.may_collide = probe is not None and (probe != "probe.name" or self.spec.name_template is not None)
 
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:
-        plan = iter_plan(self.spec, self.prepared.processor, self.prepared.params, self.prepared.roots, log)
+        plan = self.ledger.filter(
+            iter_plan(self.spec, self.prepared.processor, self.prepared.params, self.prepared.roots, log),
+            self.keeps_results, log)
         if self.prepared.mode == "new":
             self.planning = plan
             return
@@ -134,6 +140,9 @@ class JobRun:
                     self.results[rec.idx] = (rec.root, rec.input, rec.result)
             elif rec.state is FileStatus.SKIPPED:
                 self.skipped += 1
+                if self.keeps_results and self.ledger.freshness is not None:  # up to date: its result counts
+                    self.ledger.reused.append((rec.root, rec.input,
+                                               self.ledger.recorded_result(rec.root, rec.input, rec.output)))
             elif rec.state is FileStatus.FAILED:
                 self.failed += 1
             else:
@@ -179,6 +188,7 @@ class JobRun:
         # The loop runs once per file: what it needs is looked up once.
         pending, entries, attempts_of, records = batch.pending, self.entries, self.attempts, self.done_records
         results = self.results if self.keeps_results else None
+        ledger_done = self.ledger.done
         done = 0
         for file_id, duration, value, size, made in zip(message.file_ids, message.durations, message.values,
                                                         message.sizes, message.made):
@@ -189,6 +199,7 @@ class JobRun:
                 self.fail(file_id, failures[file_id], duration, size)
                 continue
             root, src, dst = entries.pop(file_id)
+            ledger_done(root, src, dst, made, value)
             if results is not None:
                 results[file_id] = (root, src, value)
             attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1
@@ -252,7 +263,8 @@ class JobRun:
     def done_results(self) -> Iterator[tuple[int, str, Any]]:
         """(root index, input, result) of every file done, in planning order (see keeps_results)."""
         results = self.results
-        return (results[idx] for idx in sorted(results))
+        yield from (results[idx] for idx in sorted(results))
+        yield from self.ledger.reused  # up to date (--overwrite changed): as recorded when they were made
 
     def should_halt(self) -> bool:
         failed, total = self.failed - self.halt_base[0], self.total - self.halt_base[1]
@@ -305,6 +317,7 @@ class JobRun:
         self.last_flush = now
         if done or failed:
             self.journal.record_files(self.job_id, done, failed, self.counts(), self.elapsed)
+            self.ledger.flush()
         else:
             self.journal.store_counts(self.job_id, self.counts(), self.elapsed)
 

@@ -304,6 +304,14 @@ class Journal:
                 raise
             self._conn.execute("COMMIT")
 
+    def write_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction for the tables other modules keep here (batchmill.core.provenance)."""
+        return self._write()
+
+    def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """A query of those tables."""
+        return self._read(sql, args)
+
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock, self._trouble():
             cur = self._conn.execute(sql, tuple(args))

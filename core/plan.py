@@ -27,6 +27,14 @@ class PlanError(ValueError):
     """The job cannot start; the message names the inputs concerned."""
 
 
+class CollisionError(PlanError):
+    """Two inputs would write one output (a preview lists it and goes on)."""
+
+    def __init__(self, first: str, second: str, output: str) -> None:
+        super().__init__(f"inputs {first} and {second} would both write {output}")
+        self.first, self.second, self.output = first, second, output
+
+
 PENDING, SKIPPED = FileStatus.PENDING.value, FileStatus.SKIPPED.value
 
 
@@ -153,7 +161,7 @@ class _Planner:
         dst = os.path.join(folder, out_name)
         key = os.path.normcase(dst)
         if key in self.planned:
-            raise PlanError(f"inputs {self.planned[key]} and {src} would both write {dst}")
+            raise CollisionError(self.planned[key], src, dst)
         status = PENDING
         if os.path.lexists(dst):
             if self.spec.overwrite is Overwrite.SKIP:
@@ -175,3 +183,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return -1
+
+
+Planner = _Planner  # the preview (batchmill.core.preview) plans file by file with the run's own rules

@@ -14,6 +14,7 @@ class Overwrite(str, enum.Enum):
     SKIP = "skip"  # an existing output is kept and the file is counted as skipped
     REPLACE = "replace"  # an existing output is replaced (atomically)
     RENAME = "rename"  # the new output gets a free name: "name (1).ext"
+    CHANGED = "changed"  # redo a file only when its input, the processor, its parameters or code, or its output changed
 
 
 BACKENDS = ("local", "dask")
@@ -48,6 +49,7 @@ class JobSpec:
     ignore_case: bool | None = None  # patterns ignore case; None: as the platform's file systems do (core.patterns)
     # Only these files of the one folder input, relative to it: a list of inputs (core.inputs_list)
     files: tuple[str, ...] = ()
+    hash_inputs: bool = False  # --overwrite changed compares inputs by content (sha256), not only size and mtime
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(str(Path(p).absolute()) for p in self.inputs))

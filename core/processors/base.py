@@ -94,6 +94,9 @@ class Processor:
     description: str = ""
     params: tuple[Param, ...] = ()
     makes_file_outputs: bool = True
+    # Part of what an output was made with (batchmill.core.provenance): raise it when the same
+    # input and parameters would now give another output, and --overwrite changed redoes them.
+    version: str = "1"
 
     def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Check and convert parameters; unknown names and bad values raise ParamError."""

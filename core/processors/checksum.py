@@ -133,9 +133,25 @@ class ChecksumProcessor(Processor):
         lines = []
         for folder, entries in sorted(by_folder.items()):
             entries.sort()  # by name (each is unique): a manifest a person can read down
-            target = write_atomically(folder / manifest, manifest_bytes(entries), overwrite)
-            if target is None:
-                lines.append(f"kept the existing {folder / manifest} (use --overwrite replace to rewrite it)")
-            else:
-                lines.append(f"wrote {target} ({len(entries)} files)")
+            lines.append(write_manifest(folder / manifest, manifest_bytes(entries), len(entries),
+                                        overwrite))
         return lines
+
+
+def write_manifest(path: Path, text: bytes, count: int, overwrite: str) -> str:
+    """The manifest lists the folder as it is now, every file of it: one that already says so is
+    left alone, and a stale one (a file added or changed since) is never kept: ``sha256sum -c``
+    passes on a manifest that misses a file, and the file goes unchecked. Only ``rename`` keeps
+    the old one, writing the new one beside it."""
+    try:
+        with open(path, "rb") as handle:
+            current: bytes | None = handle.read()
+    except OSError:
+        current = None
+    if current == text:
+        return f"{path} is up to date ({count} files)"
+    target = write_atomically(path, text, "rename" if overwrite == "rename" else "replace")
+    if current is not None and overwrite != "rename":
+        listed = current.count(b"\n")
+        return f"rewrote {target} ({count} files; the one there listed {listed})"
+    return f"wrote {target} ({count} files)"

@@ -38,7 +38,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from batchmill.core.api import FileResult, Job, JobResult, Progress, resume, retry, run, submit
+    from batchmill.core.api import FileResult, Job, JobResult, Preview, Progress, preview, resume, retry, run, submit
     from batchmill.core.bootstrap import BootstrapError
     from batchmill.core.context import ProcessorContext
     from batchmill.core.prepare import JobError
@@ -54,6 +54,8 @@ _PUBLIC = {
     "JobResult": "batchmill.core.api",
     "FileResult": "batchmill.core.api",
     "Progress": "batchmill.core.api",
+    "preview": "batchmill.core.api",
+    "Preview": "batchmill.core.api",
     "JobError": "batchmill.core.prepare",
     "BootstrapError": "batchmill.core.bootstrap",
     "Processor": "batchmill.core.processors.base",

@@ -1,0 +1,219 @@
+"""Up to date, not merely "exists": ``--overwrite changed``, and the records that decide it.
+
+A file is up to date when the journal's row for its output (``batchmill.core.provenance``)
+says it was made from this very input (same size and mtime, or the same content hash when
+asked for), by the same processor, version, parameters and code, and the output is still
+the file that was made (same size and mtime). Anything else runs again, and the verdict
+says why. The check costs a stat of the input and of the output and one primary-key look-up
+per file, on the engine thread while it scans.
+
+``OutputLedger`` is the running job's side: it takes the up-to-date files out of the plan
+(they count as skipped and keep their recorded result, so a per-folder step such as the
+checksum manifest still covers them), and records every file done as it finishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from batchmill.core.journal import Journal
+from batchmill.core.payload import dumps_checked, payload_key
+from batchmill.core.plan import PENDING, SKIPPED, PlannedFile
+from batchmill.core.processors.base import Processor, RootOutput
+from batchmill.core.provenance import (
+    OutputRecord, ProvenanceStore, Recipe, make_recipe, result_json, target_for,
+)
+from batchmill.core.spec import JobSpec, Overwrite
+
+HASH_CHUNK = 1 << 20
+Stat = tuple[int, int]  # (size, mtime in ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Fresh:
+    """The verdict on one file under ``--overwrite changed``."""
+
+    up_to_date: bool
+    new: bool  # never made before (no output, no record)
+    reason: str
+    record: OutputRecord | None = None
+    stat: Stat | None = None  # the input as checked
+
+
+class Freshness:
+    """Compares files with their recorded outputs, for one recipe."""
+
+    def __init__(self, store: ProvenanceStore, recipe: Recipe, roots: list[RootOutput], hash_inputs: bool) -> None:
+        self.store = store
+        self.recipe = recipe
+        self.roots = roots
+        self.hash_inputs = hash_inputs
+
+    def check(self, root_index: int, src: str, dst: str | None) -> Fresh:
+        try:
+            st = os.stat(src)
+        except OSError as exc:
+            return Fresh(False, False, f"the input cannot be read ({exc.strerror or exc})")
+        stat = (st.st_size, st.st_mtime_ns)
+        record = self.store.get(target_for(self.roots[root_index], src, dst))
+        if record is None:
+            if dst is not None and os.path.lexists(dst):
+                return Fresh(False, False, "the output exists, but this journal has no record of making it", None,
+                             stat)
+            return Fresh(False, True, "no output yet" if dst is not None else "not processed for this output before",
+                         None, stat)
+        reasons = self._input_changes(record, src, stat) + self._recipe_changes(record)
+        if dst is not None:
+            reasons += _output_changes(record, dst)
+        if reasons:
+            return Fresh(False, False, "; ".join(reasons), record, stat)
+        return Fresh(True, False, f"made by job {record.job_id} on {_when(record.made)} from this input, "
+                                  "code and parameters", record, stat)
+
+    def _input_changes(self, record: OutputRecord, src: str, stat: Stat) -> list[str]:
+        if record.input != src:
+            return [f"the output was made from another input, {record.input}"]
+        if (record.in_size, record.in_mtime_ns) == stat:
+            return []
+        if record.in_size != stat[0]:
+            return [f"the input changed (size {record.in_size} -> {stat[0]} bytes)"]
+        if self.hash_inputs and record.in_hash is not None:
+            try:
+                if hash_file(src) == record.in_hash:
+                    return []  # touched, same content
+            except OSError as exc:
+                return [f"the input cannot be read ({exc.strerror or exc})"]
+            return ["the input's content changed (same size, another sha256)"]
+        return [f"the input was modified ({_when_ns(record.in_mtime_ns)} -> {_when_ns(stat[1])}, same size)"]
+
+    def _recipe_changes(self, record: OutputRecord) -> list[str]:
+        if record.recipe == self.recipe.hash:
+            return []
+        old = self.store.recipe(record.recipe)
+        if old is None:
+            return ["it was made by a processor set-up this journal has no record of"]
+        return old.differences(self.recipe) or ["the processor set-up changed"]
+
+
+def _output_changes(record: OutputRecord, dst: str) -> list[str]:
+    try:
+        st = os.lstat(dst)
+    except OSError:
+        return [] if record.output is None else ["the output is missing"]
+    if record.output is None:
+        return ["an output is there that the last run did not make"]
+    if (st.st_size, st.st_mtime_ns) != (record.out_size, record.out_mtime_ns):
+        return ["the output was changed or replaced since it was made"]
+    return []
+
+
+def hash_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def _when_ns(ns: int | None) -> str:
+    if ns is None:
+        return "unknown"
+    return _when(ns / 1e9) + f".{ns % 1_000_000_000 // 1_000_000:03d}"
+
+
+def recipe_now(processor: Processor, params: Mapping[str, Any]) -> Recipe:
+    """The recipe a new job of this processor and these parameters would have."""
+    return make_recipe(processor, params, payload_key(dumps_checked(processor.task(params), processor.name)))
+
+
+def open_freshness(journal: Journal, spec: JobSpec, processor: Processor, params: Mapping[str, Any],
+                   roots: list[RootOutput]) -> Freshness:
+    return Freshness(ProvenanceStore(journal), recipe_now(processor, params), roots, spec.hash_inputs)
+
+
+class OutputLedger:
+    """The running job's records of what it made, and (``--overwrite changed``) its plan filter.
+    Only the engine thread uses it."""
+
+    def __init__(self, journal: Journal, job_id: str, spec: JobSpec, processor: Processor,
+                 params: Mapping[str, Any], payload_key_: str, roots: list[RootOutput], new_job: bool) -> None:
+        self.store = ProvenanceStore(journal)
+        self.job_id = job_id
+        self.roots = roots
+        self.hash_inputs = spec.hash_inputs
+        recipe = None if new_job else self.store.job_recipe(job_id)
+        if recipe is None:
+            recipe = make_recipe(processor, params, payload_key_)
+            self.store.save_recipe(job_id, recipe)
+        self.recipe = recipe
+        self.freshness = (Freshness(self.store, recipe, roots, spec.hash_inputs)
+                          if spec.overwrite is Overwrite.CHANGED else None)
+        self.checked: dict[str, tuple[Stat, str]] = {}  # input -> (its stat, why it runs), until it finishes
+        self.finished: list[tuple[int, str, str | None, bool, Any]] = []  # not recorded yet
+        self.reused: list[tuple[int, str, Any]] = []  # (root, input, result) of up-to-date files
+        self.up_to_date = 0
+
+    def filter(self, plan: Iterator[PlannedFile], keep_results: bool,
+               log: Callable[[str], None]) -> Iterator[PlannedFile]:
+        """The plan with every up-to-date file marked skipped (``--overwrite changed``)."""
+        freshness = self.freshness
+        if freshness is None:
+            yield from plan
+            return
+        for planned in plan:
+            if planned.status == PENDING:
+                fresh = freshness.check(planned.root, planned.src, planned.dst)
+                if fresh.up_to_date:
+                    self.up_to_date += 1
+                    if keep_results and fresh.record is not None:
+                        self.reused.append((planned.root, planned.src, fresh.record.result))
+                    yield planned._replace(status=SKIPPED)
+                    continue
+                if fresh.stat is not None:
+                    self.checked[planned.src] = (fresh.stat, fresh.reason)
+            yield planned
+        log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
+
+    def recorded_result(self, root: int, src: str, dst: str | None) -> Any:
+        """The result recorded for a file skipped as up to date by an earlier session of this job."""
+        record = self.store.get(target_for(self.roots[root], src, dst))
+        return None if record is None else record.result
+
+    def done(self, root: int, src: str, dst: str | None, made: bool, value: Any) -> None:
+        self.finished.append((root, src, dst, made, value))
+
+    def flush(self) -> None:
+        finished, self.finished = self.finished, []
+        if finished:
+            self.store.put([self._row(*item) for item in finished])
+
+    def _row(self, root: int, src: str, dst: str | None, made: bool, value: Any) -> tuple[Any, ...]:
+        stat, reason = self.checked.pop(src, None) or (_stat(src), None)
+        in_hash = None
+        if self.hash_inputs:
+            try:
+                in_hash = hash_file(src)
+            except OSError:
+                in_hash = None
+        out = _stat(dst, follow=False) if made and dst is not None else None
+        return (target_for(self.roots[root], src, dst), dst if made else None, src,
+                stat[0] if stat else None, stat[1] if stat else None, in_hash, self.recipe.hash,
+                out[0] if out else None, out[1] if out else None, result_json(value), self.job_id, time.time(),
+                reason)
+
+
+def _stat(path: str, follow: bool = True) -> Stat | None:
+    try:
+        st = os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns

@@ -1,0 +1,283 @@
+"""Provenance: what made every output — which input (size, mtime, hash on request), which
+processor, version, parameters and code, in which job — kept in the journal.
+
+Two tables, added beside the job log (an older journal gains them when first opened):
+
+- ``recipes``: a processor, its version, its parameters (JSON) and its code fingerprint (the
+  payload hash; for a ``python`` script the hash of the script's text, since dill's bytes for
+  a function loaded from a file differ from one process to the next), stored once under the
+  hash of the four.
+- ``outputs``: one row per output, the latest wins: the input as it was when the file was
+  planned, the recipe, the output's size and mtime when it was made, the function's result
+  and the job. An output is its file; for a processor that makes none per input (checksum,
+  whose per-folder manifest is built from the results) it is the input within the output
+  folder of its job, so a later run can reuse the result.
+
+``--overwrite changed`` compares against these rows (``batchmill.core.freshness``);
+``batchmill why`` and ``batchmill show --files`` read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from batchmill.core.journal import Journal
+from batchmill.core.processors.base import Processor, RootOutput
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS recipes (
+    hash TEXT PRIMARY KEY,
+    processor TEXT NOT NULL,
+    version TEXT NOT NULL,
+    params TEXT NOT NULL,  -- JSON, sorted keys
+    code TEXT NOT NULL  -- the code's fingerprint (see code_fingerprint)
+);
+CREATE TABLE IF NOT EXISTS job_recipes (job_id TEXT PRIMARY KEY, recipe TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outputs (
+    target TEXT PRIMARY KEY,  -- the output file, or "<job's output folder>/\\0<input>" (no per-file output)
+    output TEXT,  -- the output file, NULL when the processor makes none or made none for this input
+    input TEXT NOT NULL,
+    in_size INTEGER,
+    in_mtime_ns INTEGER,
+    in_hash TEXT,  -- sha256 of the input, when asked for (--hash-inputs)
+    recipe TEXT NOT NULL,
+    out_size INTEGER,
+    out_mtime_ns INTEGER,
+    result TEXT,  -- the processor's return value, JSON
+    job_id TEXT NOT NULL,
+    made REAL NOT NULL,  -- when it was recorded (Unix time)
+    reason TEXT  -- why it was made (again): --overwrite changed's verdict
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outputs_by_input ON outputs (input);
+"""
+OUTPUT_COLUMNS = ("target", "output", "input", "in_size", "in_mtime_ns", "in_hash", "recipe", "out_size",
+                  "out_mtime_ns", "result", "job_id", "made", "reason")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What, besides the input, decides an output."""
+
+    processor: str
+    version: str
+    params: str  # JSON
+    code: str
+
+    @property
+    def hash(self) -> str:
+        text = json.dumps([self.processor, self.version, self.params, self.code])
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+
+    def differences(self, newer: Recipe) -> list[str]:
+        """What changed from this recipe to ``newer``, in words."""
+        found = []
+        if self.processor != newer.processor:
+            found.append(f"the processor changed ({self.processor} -> {newer.processor})")
+        elif self.version != newer.version:
+            found.append(f"the processor's version changed ({self.version} -> {newer.version})")
+        if self.params != newer.params:
+            found.append(f"the parameters changed ({param_changes(self.params, newer.params)})")
+        if self.code != newer.code:
+            found.append(f"the code changed (fingerprint {self.code[:12]} -> {newer.code[:12]})")
+        return found
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    target: str
+    output: str | None
+    input: str
+    in_size: int | None
+    in_mtime_ns: int | None
+    in_hash: str | None
+    recipe: str
+    out_size: int | None
+    out_mtime_ns: int | None
+    result: Any
+    job_id: str
+    made: float
+    reason: str | None
+
+
+def shown_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters that decide an output: private ones (a shipped function) left out,
+    a user function's own keyword arguments put in."""
+    shown = {k: v for k, v in params.items() if not k.startswith("_")}
+    user = params.get("_user")
+    if user is not None and "kwargs" not in shown:
+        shown["kwargs"] = getattr(user, "kwargs", {})
+    return shown
+
+
+def params_json(params: Mapping[str, Any]) -> str:
+    return json.dumps(shown_params(params), sort_keys=True, default=str)
+
+
+def code_fingerprint(processor: Processor, params: Mapping[str, Any], payload_key: str) -> str:
+    """Changes when the code that makes the outputs changes. A ``python`` script: its text (dill's
+    bytes for a function run from a file differ between processes). A function handed to
+    ``batchmill.run()``: its payload, and its compiled code (a function shipped by reference to
+    its module has the same payload whatever its body). Otherwise the processor's payload."""
+    script = params.get("script") if "_user" in params else None
+    if script:
+        try:
+            with open(str(script), "rb") as handle:
+                return "script:" + hashlib.sha256(handle.read()).hexdigest()
+        except OSError:
+            return f"script-missing:{script}"
+    fn = getattr(processor, "fn", None)
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        digest = hashlib.sha256(payload_key.encode("ascii") + marshal.dumps(code))
+        return "function:" + digest.hexdigest()
+    return str(params.get("_key") or payload_key)
+
+
+def make_recipe(processor: Processor, params: Mapping[str, Any], payload_key: str) -> Recipe:
+    version = str(getattr(processor, "version", "") or "")
+    return Recipe(processor.name, version, params_json(params), code_fingerprint(processor, params, payload_key))
+
+
+def target_for(root: RootOutput, src: str, dst: str | None) -> str:
+    """The key of an output's row (see the ``outputs`` table)."""
+    return dst if dst is not None else f"{root.output}{os.sep}\0{src}"
+
+
+def param_changes(old: str, new: str) -> str:
+    """``quality 80 -> 90, strip added``: what differs between two parameter sets (JSON)."""
+    try:
+        before, after = json.loads(old), json.loads(new)
+    except ValueError:
+        return f"{old} -> {new}"
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return f"{old} -> {new}"
+    before, after = _flat(before), _flat(after)
+    parts = []
+    for key in sorted(set(before) | set(after)):
+        if key not in before:
+            parts.append(f"{key}={json.dumps(after[key])} added")
+        elif key not in after:
+            parts.append(f"{key} removed")
+        elif before[key] != after[key]:
+            parts.append(f"{key} {json.dumps(before[key])} -> {json.dumps(after[key])}")
+    return ", ".join(parts) or "reordered"
+
+
+def _flat(params: dict[str, Any]) -> dict[str, Any]:
+    """A user function's keyword arguments beside the other parameters, as the operator gave them."""
+    flat = {k: v for k, v in params.items() if k != "kwargs"}
+    kwargs = params.get("kwargs")
+    if isinstance(kwargs, dict):
+        flat.update(kwargs)
+    elif "kwargs" in params:
+        flat["kwargs"] = kwargs
+    return flat
+
+
+class ProvenanceStore:
+    """The two tables, over the journal's connection."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        with journal.write_transaction() as db:
+            for statement in filter(None, (s.strip() for s in SCHEMA.split(";"))):
+                db.execute(statement)
+        self._recipes: dict[str, Recipe | None] = {}
+
+    # -- recipes ------------------------------------------------------------
+    def save_recipe(self, job_id: str, recipe: Recipe) -> None:
+        with self.journal.write_transaction() as db:
+            db.execute("INSERT OR IGNORE INTO recipes (hash, processor, version, params, code) VALUES (?, ?, ?, ?, ?)",
+                       (recipe.hash, recipe.processor, recipe.version, recipe.params, recipe.code))
+            db.execute("INSERT OR REPLACE INTO job_recipes (job_id, recipe) VALUES (?, ?)", (job_id, recipe.hash))
+        self._recipes[recipe.hash] = recipe
+
+    def recipe(self, recipe_hash: str) -> Recipe | None:
+        if recipe_hash not in self._recipes:
+            rows = self.journal.read("SELECT processor, version, params, code FROM recipes WHERE hash = ?",
+                                     (recipe_hash,))
+            self._recipes[recipe_hash] = Recipe(*rows[0]) if rows else None
+        return self._recipes[recipe_hash]
+
+    def job_recipe(self, job_id: str) -> Recipe | None:
+        rows = self.journal.read("SELECT recipe FROM job_recipes WHERE job_id = ?", (job_id,))
+        return self.recipe(rows[0][0]) if rows else None
+
+    # -- outputs ------------------------------------------------------------
+    def get(self, target: str) -> OutputRecord | None:
+        rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE target = ?", (target,))
+        return _record(rows[0]) if rows else None
+
+    def by_input(self, path: str) -> list[OutputRecord]:
+        rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE input = ? "
+                                 "ORDER BY made DESC", (path,))
+        return [_record(row) for row in rows]
+
+    def by_output(self, path: str) -> OutputRecord | None:
+        return self.get(path)
+
+    def of_job(self, job_id: str) -> Iterator[OutputRecord]:
+        rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE job_id = ?", (job_id,))
+        return (_record(row) for row in rows)
+
+    def put(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """rows: tuples in OUTPUT_COLUMNS order, result already JSON text."""
+        with self.journal.write_transaction() as db:
+            db.executemany(f"INSERT OR REPLACE INTO outputs ({', '.join(OUTPUT_COLUMNS)}) "
+                           f"VALUES ({', '.join('?' * len(OUTPUT_COLUMNS))})", rows)
+
+
+def _record(row: sqlite3.Row | tuple[Any, ...]) -> OutputRecord:
+    values = list(row)
+    result = values[9]
+    values[9] = None if result is None else json.loads(result)
+    return OutputRecord(*values)
+
+
+def result_json(value: Any) -> str | None:
+    """A result as the outputs table keeps it (a value JSON cannot hold is kept as its repr)."""
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, default=repr)
+    except ValueError:  # it contains itself
+        return json.dumps(repr(value))
+
+
+def record_json(record: OutputRecord) -> dict[str, Any]:
+    return {"job_id": record.job_id, "made": record.made, "reason": record.reason,
+            "input_size": record.in_size, "input_mtime_ns": record.in_mtime_ns, "input_sha256": record.in_hash,
+            "output": record.output, "output_size": record.out_size, "output_mtime_ns": record.out_mtime_ns}
+
+
+def job_recipe_json(store: ProvenanceStore, job: Any) -> dict[str, Any]:
+    """What made a job's outputs, for ``show``: processor, version, parameters, code, payload."""
+    recipe = store.job_recipe(job.id)
+    return {"processor": job.processor, "identity": job.identity, "payload_hash": job.payload_hash,
+            "batchmill_version": job.created_by, "host": job.owner_host,
+            "processor_version": recipe.version if recipe else None,
+            "params": json.loads(recipe.params) if recipe else job.spec.params,
+            "code": recipe.code if recipe else None}
+
+
+def job_files(journal: Journal, job: Any, roots: list[RootOutput]) -> Iterator[dict[str, Any]]:
+    """Every file of a job, in planning order: its state, its result (a function's return value)
+    and error, and the journal's record of its output (``provenance``: None when none was kept,
+    as for a job from before provenance, or a file that failed). A file skipped as up to date
+    shows the record of the job that made it."""
+    store = ProvenanceStore(journal)
+    for file in journal.files(job.id):
+        record = None
+        if file.root < len(roots):
+            record = store.get(target_for(roots[file.root], file.input, file.output))
+        yield {"idx": file.idx, "input": file.input, "output": file.output, "state": file.state.value,
+               "attempts": file.attempts, "result": file.result, "error": file.error, "kind": file.kind,
+               "duration_s": file.duration, "size": file.size,
+               "provenance": record_json(record) if record is not None and record.input == file.input else None}
