@@ -157,6 +157,24 @@ class Bridge(QObject):
         self.jobs_changed.emit()
         return True
 
+    def forget(self, job_id: str) -> str | None:
+        """Delete a finished job from the journal for good (then compact it) and take it off the
+        table; None when done, else why not (batchmill.core.housekeeping: a job another process
+        runs is refused)."""
+        from batchmill.core.housekeeping import HousekeepingError, forget, resolve
+
+        row = self.jobs.job(job_id)
+        if row is None or not row.state.allows(Verb.FORGET):
+            return f"{row.name if row else job_id}: only a job that has ended can be forgotten"
+        try:
+            report = forget(self.engine.journal, resolve(self.engine.journal, [job_id]))
+        except HousekeepingError as exc:
+            return str(exc)
+        if report.refused:
+            return f"{row.name}: not forgotten: {report.refused[0][1]}"
+        self.remove(job_id)
+        return None
+
     def set_workers(self, count: int) -> None:
         """Resize the pool now if a job runs; otherwise the next job's spec carries the count."""
         self._workers = count

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QItemSelectionModel, Signal, SignalInstance
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QHeaderView, QPushButton, QStyle, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QHeaderView, QMenu, QMessageBox, QPushButton, QStyle, QTableView, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from batchmill.core.lifecycle import Verb
@@ -73,7 +74,8 @@ class QueuePanel(QWidget):
             self.resume_button: "Continue the selected paused, cancelled or interrupted job; done files are kept",
             self.cancel_button: "Stop the selected job now; done files are kept and it can be resumed later",
             self.retry_button: "Run only the failed files of the selected job again",
-            self.remove_button: "Take the selected job off this list (a queued job is cancelled; outputs stay)",
+            self.remove_button: "Take the selected job off this list (a queued job is cancelled; outputs stay); "
+                                "the arrow beside it also forgets it for good",
             self.details_button: "Failed files with their errors and tracebacks; export the job report",
             self.open_button: "Open the selected job's output folder in the file manager",
         }
@@ -84,6 +86,18 @@ class QueuePanel(QWidget):
         self.cancel_button.clicked.connect(lambda: self._act(self.bridge.cancel))
         self.retry_button.clicked.connect(lambda: self._act(self.bridge.retry))
         self.remove_button.clicked.connect(lambda: self._act(self.bridge.remove))
+        # Remove's other way: forget the job for good (the journal keeps every job until told).
+        self.remove_menu = QMenu(self)
+        self.remove_menu.addAction("Remove from the list", lambda: self._act(self.bridge.remove))
+        self.forget_action = self.remove_menu.addAction(icon("remove"), "Forget for good (delete from the journal)…",
+                                                        self.forget_selected)
+        self.remove_more_button = QToolButton()
+        self.remove_more_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.remove_more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.remove_more_button.setMenu(self.remove_menu)
+        self.remove_more_button.setToolTip("Remove from the list, or forget the job for good")
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_remove_menu)
         self.details_button.clicked.connect(lambda: self._emit_for_selected(self.details_requested))
         self.open_button.clicked.connect(lambda: self._emit_for_selected(self.open_output_requested))
 
@@ -93,6 +107,8 @@ class QueuePanel(QWidget):
         buttons.addStretch(1)
         for button in (self.details_button, self.open_button, self.remove_button):
             buttons.addWidget(button)
+        buttons.addWidget(self.remove_more_button)
+        self.remove_more_button.setFixedHeight(self.remove_button.sizeHint().height())  # one row of buttons
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table, 1)
@@ -141,6 +157,30 @@ class QueuePanel(QWidget):
                    self.remove_button, self.details_button, self.open_button)
         for button, enabled in zip(buttons, wanted):
             button.setEnabled(enabled)
+        self.remove_more_button.setEnabled(wanted[4])
+        self.forget_action.setEnabled(row is not None and row.state.allows(Verb.FORGET))
+
+    def _show_remove_menu(self, where: QPoint) -> None:
+        if self.selected() is not None and self.remove_button.isEnabled():
+            self.remove_menu.popup(self.table.viewport().mapToGlobal(where))
+
+    def forget_selected(self) -> bool:
+        """Forget the selected job for good, after asking; True if it was forgotten."""
+        row = self.selected()
+        if row is None or not row.state.allows(Verb.FORGET):
+            return False
+        answer = QMessageBox.question(
+            self, "Forget this job?",
+            f"Forget “{row.name}” for good?\n\nIts record and its files' history are deleted from the journal, "
+            "so it can no longer be resumed, retried or shown. Its outputs on disk stay.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        problem = self.bridge.forget(row.job_id)
+        if problem is not None:
+            self.problem.emit(problem)
+        self.update_buttons()
+        return problem is None
 
     def _act(self, command: Callable[[str], object]) -> None:
         row = self.selected()
