@@ -18,7 +18,7 @@ from batchmill.core.events import (
 from batchmill.core.journal import Journal, to_us
 from batchmill.core.messages import Failure, Results
 from batchmill.core.outputs import remove_job_temporaries, remove_quietly, tmp_name_for, tmp_path_for
-from batchmill.core.plan import SKIPPED, PlannedFile, iter_plan
+from batchmill.core.plan import FAILED, SKIPPED, PlannedFile, iter_plan
 from batchmill.core.prepare import PreparedJob
 from batchmill.core.progress import RateMeter, best_total, eta_s
 from batchmill.core.processors.base import Processor
@@ -79,13 +79,15 @@ class JobRun:
         # what each file done was made from (provenance; --overwrite changed reads it)
         self.ledger = OutputLedger(journal, self.job_id, self.spec, processor, params, prepared.payload_key,
                                    prepared.roots, prepared.mode == "new")
+        self.unreadable: dict[str, str] = {}  # folders the scan could not read -> why (see fail_unreadable)
         probe = processor.output_name(params, "probe.name")
         self.may_collide = probe is not None and (probe != "probe.name" or self.spec.name_template is not None)
 
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:
         plan = self.ledger.filter(
-            iter_plan(self.spec, self.prepared.processor, self.prepared.params, self.prepared.roots, log),
+            iter_plan(self.spec, self.prepared.processor, self.prepared.params, self.prepared.roots, log,
+                      self.unreadable),
             self.keeps_results, log)
         if self.prepared.mode == "new":
             self.planning = plan
@@ -109,6 +111,8 @@ class JobRun:
                 self.skipped += 1
                 if self.file_events:
                     self.emit(FileFinished(self.job_id, idx, src, dst, True, 0.0))
+            elif status == FAILED:
+                self.fail_unreadable(idx, src)
             else:
                 entries[idx] = (root, src, dst)
                 pending.append(idx)
@@ -124,6 +128,15 @@ class JobRun:
         if self.planning is None:
             self.journal.mark_planned(self.job_id)
         return self.planning is None
+
+    def fail_unreadable(self, idx: int, src: str) -> None:
+        """An entry the scan could not read (a folder): failed at once, never sent to a worker."""
+        error = self.unreadable.pop(src, "it cannot be read")
+        kind = FailureKind.INPUT_ERROR
+        self.emit(FileFailed(self.job_id, idx, src, kind, error, "", 1, False))
+        self.failed += 1
+        self.finished_now += 1
+        self.failed_records.append((idx, 1, kind.value, error, "", 0, None))
 
     def _load_from_journal(self) -> set[str]:
         """Pick up a journaled job: done files stay done, the rest go out again. Returns the inputs known."""

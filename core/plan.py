@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from batchmill.core.events import FileStatus
+from batchmill.core.file_kinds import describe_odd_entry
 from batchmill.core.inputs_guard import InputGuard, OverlapError
 from batchmill.core.inputs_list import iter_listed
 from batchmill.core.naming import render
@@ -36,6 +37,7 @@ class CollisionError(PlanError):
 
 
 PENDING, SKIPPED = FileStatus.PENDING.value, FileStatus.SKIPPED.value
+FAILED = FileStatus.FAILED.value  # an entry the scan could not read (an unreadable folder)
 
 
 class PlannedFile(NamedTuple):
@@ -45,7 +47,7 @@ class PlannedFile(NamedTuple):
     root: int
     src: str
     dst: str | None
-    status: str  # "pending", or "skipped" when the output exists and overwrite is skip (FileStatus values)
+    status: str  # "pending"; "skipped" when the output exists and overwrite is skip; "failed": unreadable (FileStatus values)
     size: int  # -1: not measured (the workers measure it, in parallel)
 
 
@@ -62,7 +64,8 @@ def plan_roots(spec: JobSpec) -> list[RootOutput]:
             raise PlanError(f"input {path} does not exist")
         is_dir = path.is_dir()
         if not is_dir and not path.is_file():
-            raise PlanError(f"input {path} is neither a file nor a folder")
+            what = describe_odd_entry(str(path)).removesuffix(", not a regular file").removeprefix("a symbolic link to ")
+            raise PlanError(f"input {path} is {what}, neither a file nor a folder")
         name = path.name or path.resolve().name
         key = os.path.normcase(name)
         if key in claimed:
@@ -106,8 +109,12 @@ def iter_plan(
     params: Mapping[str, Any],
     roots: list[RootOutput],
     log: Callable[[str], None],
+    unreadable: dict[str, str] | None = None,
 ) -> Iterator[PlannedFile]:
-    """Yield every input file with its output, lazily. Raises PlanError on an output collision."""
+    """Yield every input file with its output, lazily. Raises PlanError on an output collision.
+
+    ``unreadable``: a folder the scan cannot read is yielded as an entry in state FAILED, and
+    mapped here to why (see iter_folder); without it, only ``log`` hears of it."""
     file_filter = Filter(spec.include, spec.exclude, spec.ignore_case)
     guard = InputGuard(roots, spec.output)
     output_real = guard.skipped_real_paths()  # the output folder, and each input folder's within it
@@ -119,17 +126,20 @@ def iter_plan(
             if spec.files:
                 files = iter_listed(str(root.input), spec.files, file_filter, output_real, log)
             else:
-                files = iter_folder(root.input, file_filter, spec.recursive, output_real, log)
+                files = iter_folder(root.input, file_filter, spec.recursive, output_real, log, unreadable)
         else:
             files = iter([(str(root.input), root.input.name, _size(root.input))])
+        index = root.index
         if planner.no_outputs:
-            index = root.index
             for src, _relpath, size in files:
-                yield PlannedFile(index, src, None, PENDING, size)
+                yield PlannedFile(index, src, None, FAILED if unreadable and src in unreadable else PENDING, size)
             continue
         out_base = str(root.output)
         for src, relpath, size in files:
-            yield planner.plan(root.index, out_base, src, relpath, size)
+            if unreadable and src in unreadable:
+                yield PlannedFile(index, src, None, FAILED, size)
+                continue
+            yield planner.plan(index, out_base, src, relpath, size)
 
 
 class _Planner:

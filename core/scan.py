@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from batchmill.core.file_kinds import describe_odd_entry
 from batchmill.core.outputs import is_tmp_name
 from batchmill.core.patterns import Filter  # the one set of pattern semantics
 
@@ -28,8 +29,12 @@ def iter_folder(
     recursive: bool,
     skip_real: set[str],
     on_skip: Callable[[str], None],
+    unreadable: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, str, int]]:
     """Yield ``(path, relative path, -1)`` for every wanted file under ``root``, in a stable order.
+
+    ``unreadable``: a folder that cannot be read is yielded too, and its path mapped here to
+    why (a job fails it as an entry of its own); without it, ``on_skip`` is told.
 
     Plain strings throughout: this runs once per file, and pathlib costs more than the scan."""
     filtering = bool(file_filter.include or file_filter.exclude)
@@ -47,7 +52,11 @@ def iter_folder(
             with os.scandir(folder) as it:
                 entries = sorted(it, key=_name)
         except OSError as exc:
-            on_skip(f"cannot read folder {folder}: {exc.strerror or exc}")
+            if unreadable is None:
+                on_skip(f"cannot read folder {folder}: {exc.strerror or exc}")
+            else:  # a failed entry of the job, not a note: its files are missing from it
+                unreadable[folder] = f"the folder cannot be read: {exc.strerror or exc}"
+                yield folder, rel, -1
             continue
         subfolders: list[tuple[str, str]] = []
         for entry in entries:
@@ -55,8 +64,8 @@ def iter_folder(
             try:
                 is_dir = entry.is_dir()
                 is_file = not is_dir and entry.is_file()
-            except OSError:
-                continue
+            except OSError:  # a link that loops, for one
+                is_dir = is_file = False
             if is_file:
                 if is_tmp_name(name):
                     continue
@@ -75,8 +84,6 @@ def iter_folder(
                     on_skip(f"not scanning {entry.path}: it is the output folder")
                     continue
                 subfolders.append((entry.path, relpath))
-            elif not entry.is_symlink():
-                on_skip(f"skipping {entry.path}: not a regular file")
-            else:
-                on_skip(f"skipping {entry.path}: a broken symbolic link")
+            else:  # by its type, never opened: a FIFO would wait for ever, /dev/zero never ends
+                on_skip(f"skipping {entry.path}: {describe_odd_entry(entry.path)}")
         stack.extend(reversed(subfolders))

@@ -6,8 +6,10 @@ the end from the journaled digests, so a resumed job writes the same manifest.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import sys
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from batchmill.core.context import ProcessorContext
+from batchmill.core.file_kinds import kind_of_mode
 from batchmill.core.outputs import write_atomically
 from batchmill.core.processors.base import Param, Processor, RootOutput
 
@@ -25,7 +28,9 @@ CHUNK = 1 << 20
 PROGRESS_FROM_BYTES = 64 << 20
 
 
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+# O_NONBLOCK: a FIFO put in a file's place since the scan opens at once (and is then refused by
+# its type) instead of waiting for ever for a writer; regular files read the same with it.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 class FileHasher:
@@ -56,7 +61,10 @@ class FileHasher:
             os.close(fd)
 
     def _hash_open(self, fd: int, context: ProcessorContext) -> str:
-        size = context.input_size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):  # a folder: os.read says so
+            raise OSError(errno.EINVAL, f"{kind_of_mode(st.st_mode)}, not a regular file")
+        size = context.input_size = st.st_size
         if size >= PROGRESS_FROM_BYTES:
             return self._hash_large(fd, size, context)
         data = os.read(fd, size + 1)

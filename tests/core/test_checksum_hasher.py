@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import pickle
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def test_a_file_whose_size_changed_since_its_fstat_is_read_to_its_end(
 
     class Grown:  # what fstat said before the file changed
         st_size = seen_size
+        st_mode = stat.S_IFREG | 0o644
 
     monkeypatch.setattr(os, "fstat", lambda fd: Grown() if fd > 2 else real_fstat(fd))
     context = context_for(tmp_path)

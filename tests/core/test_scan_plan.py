@@ -126,7 +126,7 @@ def test_scan_reports_broken_links_and_special_files(tmp_path: Path) -> None:
 
     assert found == ["a.txt"]
     assert notes == [f"skipping {root / 'dangling'}: a broken symbolic link",
-                     f"skipping {root / 'pipe'}: not a regular file"]
+                     f"skipping {root / 'pipe'}: a FIFO (named pipe), not a regular file"]
 
 
 def test_scan_leaves_out_batchmill_temporaries_but_not_other_hidden_files(tmp_path: Path) -> None:
