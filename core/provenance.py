@@ -212,12 +212,13 @@ class ProvenanceStore:
 
     # -- outputs ------------------------------------------------------------
     def get(self, target: str) -> OutputRecord | None:
-        rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE target = ?", (target,))
+        rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE target = ?",
+                                 (sql_path(target),))
         return _record(rows[0]) if rows else None
 
     def by_input(self, path: str) -> list[OutputRecord]:
         rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE input = ? "
-                                 "ORDER BY made DESC", (path,))
+                                 "ORDER BY made DESC", (sql_path(path),))
         return [_record(row) for row in rows]
 
     def by_output(self, path: str) -> OutputRecord | None:
@@ -231,11 +232,26 @@ class ProvenanceStore:
         """rows: tuples in OUTPUT_COLUMNS order, result already JSON text."""
         with self.journal.write_transaction() as db:
             db.executemany(f"INSERT OR REPLACE INTO outputs ({', '.join(OUTPUT_COLUMNS)}) "
-                           f"VALUES ({', '.join('?' * len(OUTPUT_COLUMNS))})", rows)
+                           f"VALUES ({', '.join('?' * len(OUTPUT_COLUMNS))})",
+                           [(sql_path(row[0]), sql_path(row[1]), sql_path(row[2]), *row[3:]) for row in rows])
+
+
+def sql_path(path: Any) -> Any:
+    """A path as SQLite can hold it: text, or, for a name that is not valid UTF-8 (a str with
+    surrogates, which SQLite refuses), its raw bytes as a BLOB; ``_record`` turns them back."""
+    if isinstance(path, str):
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            return os.fsencode(path)
+    return path
 
 
 def _record(row: sqlite3.Row | tuple[Any, ...]) -> OutputRecord:
     values = list(row)
+    for column in range(3):  # target, output, input (see sql_path)
+        if isinstance(values[column], bytes):
+            values[column] = os.fsdecode(values[column])
     result = values[9]
     values[9] = None if result is None else json.loads(result)
     return OutputRecord(*values)

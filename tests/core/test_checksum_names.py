@@ -14,8 +14,10 @@ import pytest
 
 pytestmark = pytest.mark.timeout(120)
 
+COPY = Path(__file__).resolve().parents[1] / "cli" / "scripts" / "run_upper.py"
+
 # Raw names as the file system holds them: not every one of them is text.
-ODD_NAMES = [b"plain.txt", b"bad\xff\xfename.txt", b"new\nline.txt", b"back\\slash.txt", b"cr\rname.txt",
+ODD_NAMES = [b"plain.txt", b"odd\xff\xfename.txt", b"new\nline.txt", b"back\\slash.txt", b"cr\rname.txt",
              b"all\\of\nthem\xff.txt", b"sub/deep\xc3(.txt"]
 
 
@@ -56,3 +58,20 @@ def test_checksum_of_a_folder_with_odd_names_verifies_with_sha256sum(tmp_path: P
                            timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count(b": OK\n") == len(ODD_NAMES)
+
+
+def test_odd_names_are_recorded_and_found_again_by_overwrite_changed(tmp_path: Path) -> None:
+    """What each output was made from is journaled under the raw name (issue 16's provenance):
+    a name that is not valid UTF-8 ended the job with an engine error there, and must be found
+    again by the next run."""
+    folder = tmp_path / "odd"
+    make_raw_files(folder)
+    command = [sys.executable, "-m", "batchmill.gui.launcher", "run", "python", str(folder), "--output",
+               str(tmp_path / "out"), "--param", f"script={COPY}", "--overwrite", "changed", "--json"]
+
+    first = subprocess.run(command, capture_output=True, text=True, timeout=90)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=90)
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert '"skipped": 7' in second.stdout, second.stdout  # every file up to date
