@@ -51,6 +51,7 @@ from batchmill.core.backends.local import LocalBackend
 from batchmill.core.jobrun import JobRun
 from batchmill.core.lifecycle import Verb
 from batchmill.core.journal import Journal
+from batchmill.core.journal_trouble import JournalError
 from batchmill.core.liveness import pid_alive, scratch_owner
 from batchmill.core.scratch import new_scratch_root, private_base
 from batchmill.core.messages import PayloadBroken, Progress, Results, Returned, RunBatch, Started
@@ -220,6 +221,8 @@ def make_scratch_root() -> str:
 def describe_engine_error(exc: BaseException, journal_path: Path) -> str:
     """What ended the engine, for a person: the journal failing (disk full, read-only, locked,
     corrupt) names the file; anything else is a bug of Batchmill's, named as one."""
+    if isinstance(exc, JournalError):
+        return str(exc)
     if isinstance(exc, sqlite3.Error):
         return f"the journal {journal_path} failed: {exc} (free some space or fix the file, then batchmill resume)"
     return f"unexpected engine error: {type(exc).__name__}: {exc}"
@@ -264,7 +267,7 @@ class _Loop:
             error = describe_engine_error(exc, self.journal.path)
             # A journal that failed is the operator's to fix: the message says what and where. Anything
             # else is a bug of Batchmill's, and its traceback is what a bug report needs.
-            detail = "" if isinstance(exc, sqlite3.Error) else f"\n{traceback.format_exc()}"
+            detail = "" if isinstance(exc, (sqlite3.Error, JournalError)) else f"\n{traceback.format_exc()}"
             self.emit(Log("error", f"the engine stopped: {error}{detail}",
                           self.run_.job_id if self.run_ is not None else None))
             self.abandon_all(error)

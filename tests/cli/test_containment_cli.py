@@ -41,7 +41,7 @@ def test_the_journal_filling_up_during_the_scan_exits_2_with_a_message(tmp_path:
 
     assert done.returncode == 2, (done.returncode, done.stderr[-3000:])
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert f"the journal {batchmill_home / 'journal.sqlite3'} failed" in done.stderr, done.stderr[-3000:]
+    assert f"the journal {batchmill_home / 'journal.sqlite3'} could not be read or written" in done.stderr, done.stderr[-3000:]
     data = json.loads(done.stdout)
     assert data["state"] == "error" and "journal" in data["error"]
 
