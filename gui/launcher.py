@@ -16,12 +16,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: bootstrap first, then dispatch."""
     from batchmill.core.bootstrap import BootstrapError, bootstrap
 
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
         bootstrap()
     except BootstrapError as exc:  # e.g. BATCHMILL_PYTHON names no usable interpreter
-        print(f"batchmill: error: {exc}", file=sys.stderr)
-        return BOOTSTRAP_EXIT
-    return dispatch(list(sys.argv[1:] if argv is None else argv))
+        from batchmill.core.cli import usage_failure
+
+        return usage_failure(str(exc), "--json" in args)  # the CLI's one exit-2 path (BOOTSTRAP_EXIT)
+    return dispatch(args)
 
 
 def dispatch(args: list[str]) -> int:

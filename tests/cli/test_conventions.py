@@ -82,3 +82,14 @@ def test_processors_into_head_has_no_broken_pipe_traceback(reader: str) -> None:
                           shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60)
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
     assert done.returncode in (0, 141)  # 141: stopped by the closed pipe, as `ls | true` is
+
+
+def test_a_bootstrap_error_prints_the_json_object_too(tmp_path: Path) -> None:
+    import os
+
+    result = subprocess.run([*BATCHMILL, "run", "checksum", str(inputs(tmp_path)), "--output", str(tmp_path / "o"),
+                             "--json"], capture_output=True, text=True, timeout=90,
+                            env={**os.environ, "BATCHMILL_PYTHON": "/no/such/python"})
+    assert result.returncode == 2
+    assert "batchmill: error: BATCHMILL_PYTHON names /no/such/python" in result.stderr
+    assert json.loads(result.stdout)["error"].startswith("BATCHMILL_PYTHON names /no/such/python")
