@@ -76,5 +76,6 @@ def describe_no_match(include: tuple[str, ...], exclude: tuple[str, ...], ignore
     if exclude:
         told.append("--exclude " + " ".join(repr(p) for p in exclude))
     case = platform_ignores_case() if ignore_case is None else ignore_case
-    hint = "" if case else " (patterns are case-sensitive here: --ignore-case matches .JPG with *.jpg)"
+    hint = "" if case else (" (patterns are case-sensitive here: with --ignore-case, or the window's Ignore case, "
+                            "*.jpg matches .JPG too)")
     return f"no file matched: no file of the inputs passes {' and '.join(told)}{hint}"

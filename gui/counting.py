@@ -92,9 +92,9 @@ class Counter:
         return self.generation
 
     def count(self, path: str, include: tuple[str, ...], exclude: tuple[str, ...], recursive: bool,
-              output: str) -> None:
+              output: str, ignore_case: bool | None = None) -> None:
         skip = {os.path.realpath(output)} if output else set()
-        task = CountTask(path, Filter(include, exclude), recursive, skip, self.generation, self.signals,
+        task = CountTask(path, Filter(include, exclude, ignore_case), recursive, skip, self.generation, self.signals,
                          self._cancelled)
         self.pool.start(task)
 

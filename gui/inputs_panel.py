@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
+from batchmill.core.patterns import platform_ignores_case
 from batchmill.gui.counting import Counter, CountSignals
 from batchmill.gui.resources import icon
 
@@ -149,6 +150,11 @@ class InputsPanel(QWidget):
         for edit in (self.include_edit, self.exclude_edit):
             edit.editingFinished.connect(self.recount)
         self.recursive_check.toggled.connect(self.recount)
+        # Patterns are batchmill.core.patterns' (the CLI's --ignore-case); the default is the platform's.
+        self.ignore_case_check = QCheckBox("Ignore case")
+        self.ignore_case_check.setChecked(platform_ignores_case())
+        self.ignore_case_check.setToolTip("Patterns ignore upper and lower case: *.jpg also picks IMG_0001.JPG")
+        self.ignore_case_check.toggled.connect(self.recount)
         self.summary = QLabel()
 
         buttons = QHBoxLayout()
@@ -162,6 +168,7 @@ class InputsPanel(QWidget):
         patterns.addRow("Exclude:", self.exclude_edit)
         bottom = QHBoxLayout()
         bottom.addWidget(self.recursive_check)
+        bottom.addWidget(self.ignore_case_check)
         bottom.addStretch(1)
         bottom.addWidget(self.summary)
         layout = QVBoxLayout(self)
@@ -185,6 +192,9 @@ class InputsPanel(QWidget):
 
     def recursive(self) -> bool:
         return self.recursive_check.isChecked()
+
+    def ignore_case(self) -> bool:
+        return self.ignore_case_check.isChecked()
 
     def set_patterns(self, include: tuple[str, ...], exclude: tuple[str, ...], recursive: bool) -> None:
         """From a preset; the inputs are counted again with them."""
@@ -240,7 +250,7 @@ class InputsPanel(QWidget):
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.drop_area.list.addTopLevelItem(item)
             self.counts[path] = None
-            self.counter.count(path, self.include(), self.exclude(), self.recursive(), self.output)
+            self.counter.count(path, self.include(), self.exclude(), self.recursive(), self.output, self.ignore_case())
             added = True
         if added:
             self._changed()
@@ -282,7 +292,8 @@ class InputsPanel(QWidget):
             self.counts[item.data(0, PATH_ROLE)] = None
             self.first_names.pop(item.data(0, PATH_ROLE), None)
             item.setText(1, "counting…")
-            self.counter.count(item.data(0, PATH_ROLE), self.include(), self.exclude(), self.recursive(), self.output)
+            self.counter.count(item.data(0, PATH_ROLE), self.include(), self.exclude(), self.recursive(), self.output,
+                               self.ignore_case())
         self._update_summary()
         self.sample_changed.emit()
 

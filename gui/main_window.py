@@ -208,6 +208,7 @@ class MainWindow(QMainWindow):
         try:
             spec = self.task.build_spec(self.inputs.inputs(), self.inputs.include(), self.inputs.exclude(),
                                         self.inputs.recursive())
+            spec = spec.with_changes(ignore_case=self.inputs.ignore_case())
         except FormError:
             if not self.task.message.isVisible():
                 self.task.show_message("Fix the value marked in red above.")

@@ -42,3 +42,23 @@ def test_gui_exit_when_done_exits_4_when_nothing_matches(tmp_path: Path, batchmi
                            "--processor", "checksum", "--output", str(tmp_path / "out"), "--start",
                            "--exit-when-done"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == EXIT_NO_FILES, done.stderr
+
+
+def test_ignore_case_in_the_window_counts_and_runs_the_upper_case_files(
+        window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    photos = make_files(tmp_path / "photos", 3, suffix=".JPG")
+    make_files(photos / "nested", 2, suffix=".JPG")
+    assert drop_paths(window.inputs.drop_area, [photos])
+    type_into(qtbot, window.inputs.include_edit, "**/*.jpg")
+    window.inputs.include_edit.editingFinished.emit()
+    window.inputs.ignore_case_check.setChecked(False)
+    qtbot.waitUntil(lambda: window.inputs.count_text(str(photos)) == "0 files")
+    window.inputs.ignore_case_check.setChecked(True)
+    qtbot.waitUntil(lambda: window.inputs.count_text(str(photos)) == "5 files")
+    choose_processor(qtbot, window, "checksum")
+    type_into(qtbot, window.task.output_edit, str(tmp_path / "out"))
+
+    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
+    job_id = only_job(window)
+    wait_for_state(qtbot, window, job_id, "completed")
+    assert window.bridge.jobs.job(job_id).done == 5  # type: ignore[union-attr]
