@@ -105,9 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_window(options: Options) -> int:
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     from batchmill.core.engine import Engine
+    from batchmill.core.journal_trouble import JournalError
     from batchmill.core.paths import env_home
     from batchmill.gui.bridge import Bridge
     from batchmill.gui.errors import ErrorReporter
@@ -124,7 +125,13 @@ def run_window(options: Options) -> int:
     app.setOrganizationName("Batchmill")
     app.setWindowIcon(app_icon())
     share_the_gil()
-    engine = Engine(file_events=False)  # the window needs no event per file done, only counts
+    try:
+        engine = Engine(file_events=False)  # the window needs no event per file done, only counts
+    except JournalError as exc:  # nothing can run without it: say which file and what to do
+        print(f"batchmill: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        QMessageBox.critical(None, "Batchmill cannot open its journal", message[:1].upper() + message[1:])
+        return EXIT_USAGE
     reporter = ErrorReporter()
     try:
         bridge = Bridge(engine)
