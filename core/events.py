@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from batchmill.core.lifecycle import JobState  # the one life-cycle table (re-exported: events carry states)
-from batchmill.core.messages import FailureKind  # defined with the worker's messages: workers never import this module
+from batchmill.core.lifecycle import JobState as JobState  # the one life-cycle table (re-exported: events carry states)
+from batchmill.core.messages import FailureKind as FailureKind  # defined with the worker's messages: workers never import this module
 
 
 class FileStatus(str, enum.Enum):

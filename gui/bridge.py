@@ -36,6 +36,7 @@ from batchmill.core.lifecycle import Verb
 from batchmill.core.processors.python_script import script_processor_name
 from batchmill.core.spec import JobSpec
 from batchmill.gui.formatting import describe_state, format_duration
+from batchmill.gui.history import HistoryLoader
 from batchmill.gui.jobs_model import JobRow, JobsModel
 from batchmill.gui.workers_model import WorkersModel
 
@@ -97,6 +98,11 @@ class Bridge(QObject):
             FileProgress: self._on_file_progress, FileFailed: self._on_file_failed, WorkerStatus: self._on_status,
             WorkerExited: self._on_exited, Log: self._on_log, EngineStopped: self._on_engine_stopped,
         }
+        # Past jobs come from the journal off this thread, on a read-only connection of its own.
+        self.history = HistoryLoader(engine.journal.path)
+        self.history.signals.loaded.connect(self._on_history)
+        self.history.signals.failed.connect(lambda message: self.log_lines.emit([("error", message)]))
+        self._hidden: set[str] = set()
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.drain)
@@ -109,7 +115,7 @@ class Bridge(QObject):
         self._call(self.engine.set_workers, spec.workers)  # the spin box, not an earlier job's override
         job_id = self._call(self.engine.submit, spec)
         self.jobs.add(JobRow(job_id, spec.name, processor_label(spec), spec.output, spec.inputs,
-                             backend=spec.backend, scheduler=spec.scheduler, counted=counted))
+                             backend=spec.backend, scheduler=spec.scheduler, counted=counted, created=time.time()))
         self.jobs_changed.emit()
         return job_id
 
@@ -175,6 +181,19 @@ class Bridge(QObject):
         self.remove(job_id)
         return None
 
+    def load_history(self, hidden: set[str]) -> None:
+        """List the journal's past jobs (not those in ``hidden``: removed from the view before)."""
+        self._hidden = set(hidden)
+        self.history.load()
+
+    def _on_history(self, records: list[JobRecord]) -> None:
+        rows = [_row_from_record(record, from_history=True) for record in records
+                if record.id not in self._hidden and record.id not in self._removed
+                and self.jobs.row_of(record.id) is None]
+        if rows:
+            self.jobs.add_first(rows)  # past jobs above this session's
+            self.jobs_changed.emit()
+
     def set_workers(self, count: int) -> None:
         """Resize the pool now if a job runs; otherwise the next job's spec carries the count."""
         self._workers = count
@@ -184,6 +203,7 @@ class Bridge(QObject):
     def shutdown(self) -> None:
         """Stop every job (recorded as interrupted, so it can be resumed) and every worker."""
         self.timer.stop()
+        self.history.wait()
         if not self._shut_down:
             self._shut_down = True
             self.engine.shutdown()
@@ -394,11 +414,12 @@ def processor_label(spec: JobSpec) -> str:
     return script_processor_name(Path(str(script)), str(spec.params.get("function") or "process"))
 
 
-def _row_from_record(record: JobRecord) -> JobRow:
+def _row_from_record(record: JobRecord, from_history: bool = False) -> JobRow:
     return JobRow(record.id, record.name, processor_label(record.spec), record.spec.output, record.spec.inputs,
                   record.shown_state, record.total, record.done, record.failed, record.skipped,
                   error=record.error, elapsed_s=record.elapsed, backend=record.spec.backend,
-                  scheduler=record.spec.scheduler, scanning=not record.planned)
+                  scheduler=record.spec.scheduler, scanning=not record.planned, from_history=from_history,
+                  created=record.created)
 
 
 def _failure_from_record(record: FileRecord) -> FailureRow:

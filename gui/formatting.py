@@ -43,3 +43,14 @@ def format_duration(seconds: float | None) -> str:
 
 def describe_state(state: JobState) -> str:
     return STATE_WORDS[state]
+
+
+def describe_outcome(state: JobState, failed: int) -> str:
+    """A state as a row reads it: a job that completed with failures says so ("completed,
+    44 failed"), never a plain "completed" over a full bar."""
+    if state is JobState.COMPLETED and failed:
+        return f"completed, {failed:,} failed"
+    return STATE_WORDS[state]
+
+
+WIDEST_OUTCOME = "completed, 9,999 failed"  # the State column is wide enough for this

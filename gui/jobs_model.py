@@ -12,7 +12,7 @@ from PySide6.QtGui import QBrush, QColor
 from batchmill.core.events import JobState
 from batchmill.core.progress import ProgressView, view
 from batchmill.gui.backend_field import describe_backend
-from batchmill.gui.formatting import describe_state, format_count, format_duration, format_rate
+from batchmill.gui.formatting import describe_outcome, format_count, format_duration, format_rate
 from batchmill.gui.resources import icon
 
 ProgressRole = Qt.ItemDataRole.UserRole + 1  # a float 0..1, or NO_PROGRESS, for the progress delegate
@@ -21,10 +21,14 @@ ProgressRole = Qt.ItemDataRole.UserRole + 1  # a float 0..1, or NO_PROGRESS, for
 # the interpreter aborts. Roles that Python code reads therefore always hold a real value.
 NO_PROGRESS = -1.0
 JobIdRole = Qt.ItemDataRole.UserRole + 2
+BarColorRole = Qt.ItemDataRole.UserRole + 3  # the progress bar's colour: a QColor (NORMAL_BAR: the style's own)
 
 FAILED_COLOR = QColor("#b3261e")
 WARNING_COLOR = QColor("#8a5a00")
 DONE_COLOR = QColor("#1e6b35")
+FAILED_BAR_COLOR = QColor("#c4661f")  # completed with failures: not the blue of a clean finish
+STOPPED_BAR_COLOR = QColor("#9e9e9e")  # interrupted, cancelled, halted: not going on by itself
+NORMAL_BAR = QColor()  # invalid: the style's highlight colour
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -76,6 +80,7 @@ class JobRow:
     scanning: bool = True  # the inputs are not all scanned yet: ``total`` is "files found so far"
     counted: int | None = None  # the window's own count of the inputs before the job started
     from_history: bool = False  # listed from the journal, not run in this session
+    created: float = 0.0  # time.time() when the job was made
 
     @property
     def progress(self) -> ProgressView:
@@ -114,6 +119,12 @@ class JobsModel(QAbstractTableModel):
             return
         self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
         self._rows.append(row)
+        self.endInsertRows()
+
+    def add_first(self, rows: list[JobRow]) -> None:
+        """Rows above those shown (past jobs, listed once they are read)."""
+        self.beginInsertRows(QModelIndex(), 0, len(rows) - 1)
+        self._rows[:0] = rows
         self.endInsertRows()
 
     def remove(self, job_id: str) -> None:
@@ -169,6 +180,8 @@ class JobsModel(QAbstractTableModel):
             return NO_PROGRESS if row.fraction is None else row.fraction
         if role == JobIdRole:
             return row.job_id
+        if role == BarColorRole:
+            return self._bar_color(row)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole:
@@ -187,7 +200,7 @@ class JobsModel(QAbstractTableModel):
         if column is Column.PROCESSOR:
             return row.processor_text
         if column is Column.STATE:
-            return describe_state(row.state)
+            return describe_outcome(row.state, row.failed)
         if column is Column.PROGRESS:
             fraction = row.fraction
             if fraction is None and row.is_active and row.total:
@@ -212,6 +225,14 @@ class JobsModel(QAbstractTableModel):
         if column is Column.ETA:
             return format_duration(row.progress.eta_s) if row.state is JobState.RUNNING else ""
         return ""
+
+    @staticmethod
+    def _bar_color(row: JobRow) -> QColor:
+        if row.state is JobState.ERROR or (row.failed and not row.is_active):
+            return FAILED_BAR_COLOR
+        if row.state in (JobState.CANCELLED, JobState.INTERRUPTED, JobState.HALTED):
+            return STOPPED_BAR_COLOR
+        return NORMAL_BAR
 
     @staticmethod
     def _foreground(row: JobRow, column: Column) -> QBrush | None:

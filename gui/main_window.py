@@ -82,7 +82,9 @@ class MainWindow(QMainWindow):
         bridge.jobs_changed.connect(self.update_status)
         bridge.job_finished.connect(self._on_job_finished)
         bridge.log_lines.connect(self.log.add_lines)
+        self.queue.removed.connect(self.settings.hide_job)  # gone from the view, next time too
         self.restore_settings()
+        bridge.load_history(self.settings.hidden_jobs())
         self.update_status()
 
     # -- layout -------------------------------------------------------------------

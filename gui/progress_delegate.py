@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionProgressBar, QStyleOptionViewItem
 
-from batchmill.gui.jobs_model import NO_PROGRESS, ProgressRole
+from batchmill.gui.jobs_model import NO_PROGRESS, BarColorRole, ProgressRole
 
 STEPS = 1000
 
@@ -33,4 +33,8 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
         bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        color = index.data(BarColorRole)
+        if isinstance(color, QColor) and color.isValid():  # completed with failures, stopped: a look of its own
+            bar.palette = QPalette(option.palette)
+            bar.palette.setColor(QPalette.ColorRole.Highlight, color)
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 
 from batchmill.core.lifecycle import Verb
 from batchmill.gui.bridge import Bridge, JobError
-from batchmill.gui.formatting import STATE_WORDS
+from batchmill.gui.formatting import STATE_WORDS, WIDEST_OUTCOME
 from batchmill.gui.jobs_model import Column, JobRow
 from batchmill.gui.progress_delegate import ProgressDelegate
 from batchmill.gui.resources import icon
@@ -26,7 +26,7 @@ STATE_PADDING = 28  # cell margins, the gap after the icon, and a little air
 def state_column_width(table: QTableView) -> int:
     """Room for the longest state word after its icon, in this font: states are never cut short."""
     metrics = table.fontMetrics()
-    longest = max(metrics.horizontalAdvance(word) for word in STATE_WORDS.values())
+    longest = max(metrics.horizontalAdvance(word) for word in (*STATE_WORDS.values(), WIDEST_OUTCOME))
     icon_size = table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
     return longest + icon_size + STATE_PADDING
 
@@ -35,6 +35,7 @@ class QueuePanel(QWidget):
     details_requested = Signal(str)  # job id
     open_output_requested = Signal(str)  # job id
     problem = Signal(str)  # a message for the operator (a command the engine refused)
+    removed = Signal(str)  # job id taken off the list (its record stays in the journal)
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -74,8 +75,9 @@ class QueuePanel(QWidget):
             self.resume_button: "Continue the selected paused, cancelled or interrupted job; done files are kept",
             self.cancel_button: "Stop the selected job now; done files are kept and it can be resumed later",
             self.retry_button: "Run only the failed files of the selected job again",
-            self.remove_button: "Take the selected job off this list (a queued job is cancelled; outputs stay); "
-                                "the arrow beside it also forgets it for good",
+            self.remove_button: "Take the selected job off this list, now and after a restart (a queued job is "
+                                "cancelled; its outputs and its record in the journal stay); the arrow beside it "
+                                "also forgets it for good",
             self.details_button: "Failed files with their errors and tracebacks; export the job report",
             self.open_button: "Open the selected job's output folder in the file manager",
         }
@@ -85,10 +87,10 @@ class QueuePanel(QWidget):
         self.resume_button.clicked.connect(lambda: self._act(self.bridge.resume))
         self.cancel_button.clicked.connect(lambda: self._act(self.bridge.cancel))
         self.retry_button.clicked.connect(lambda: self._act(self.bridge.retry))
-        self.remove_button.clicked.connect(lambda: self._act(self.bridge.remove))
+        self.remove_button.clicked.connect(self.remove_selected)
         # Remove's other way: forget the job for good (the journal keeps every job until told).
         self.remove_menu = QMenu(self)
-        self.remove_menu.addAction("Remove from the list", lambda: self._act(self.bridge.remove))
+        self.remove_menu.addAction("Remove from the list", self.remove_selected)
         self.forget_action = self.remove_menu.addAction(icon("remove"), "Forget for good (delete from the journal)…",
                                                         self.forget_selected)
         self.remove_more_button = QToolButton()
@@ -181,6 +183,12 @@ class QueuePanel(QWidget):
             self.problem.emit(problem)
         self.update_buttons()
         return problem is None
+
+    def remove_selected(self) -> None:
+        row = self.selected()
+        if row is not None and self.bridge.remove(row.job_id):
+            self.removed.emit(row.job_id)
+        self.update_buttons()
 
     def _act(self, command: Callable[[str], object]) -> None:
         row = self.selected()

@@ -27,6 +27,7 @@ BACKEND = "job/backend"
 SCHEDULER = "job/scheduler"
 SCRIPTS = "job/scripts"  # JSON: [[script, function]] loaded as processors, loaded again next time
 DECLINED = "resume/declined"  # job ids the operator chose not to resume: not asked again
+HIDDEN = "history/hidden"  # job ids removed from the queue: not listed from the journal again
 
 
 class Settings:
@@ -93,6 +94,14 @@ class Settings:
 
     def decline_resume(self, job_id: str) -> None:
         self.qsettings.setValue(DECLINED, sorted(self.declined_resumes() | {job_id})[-50:])
+        self.qsettings.sync()
+
+    def hidden_jobs(self) -> set[str]:
+        value = self.qsettings.value(HIDDEN, [])
+        return {str(v) for v in value} if isinstance(value, list) else ({str(value)} if value else set())
+
+    def hide_job(self, job_id: str) -> None:
+        self.qsettings.setValue(HIDDEN, sorted(self.hidden_jobs() | {job_id})[-500:])
         self.qsettings.sync()
 
     def save(self, *, geometry: QByteArray, splitters: list[QByteArray], output: str, workers: int,

@@ -34,7 +34,7 @@ def test_failures_show_in_details_and_retry_runs_only_them(
     set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": flag, "calls_log": calls}, tmp_path / "out")
     qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
     job_id = only_job(window)
-    wait_for_state(qtbot, window, job_id, "completed")
+    wait_for_state(qtbot, window, job_id, "completed, 3 failed")  # never a plain "completed" with failures
     assert (cell(window, job_id, Column.DONE), cell(window, job_id, Column.FAILED)) == ("9", "3")
     assert "3 failed" in window.status_label.text()
     assert "FAILED" in window.log.text() and "bad2.txt" in window.log.text()

@@ -89,3 +89,46 @@ def test_jobs_interrupted_by_quitting_are_offered_after_a_restart_though_a_newer
     for name in ("one", "two"):
         assert sorted(p.name for p in (tmp_path / f"out-{name}" / name).iterdir()) == \
             sorted(p.name for p in (tmp_path / name).iterdir())
+
+
+def fail_three_spec(tmp_path: Path, name: str) -> JobSpec:
+    folder = make_files(tmp_path / name, 9)
+    for bad in ("bad1.txt", "bad2.txt", "bad3.txt"):
+        (folder / bad).write_text("not good\n")
+    return JobSpec("python", (str(folder),), str(tmp_path / f"out-{name}"), name=name, workers=2,
+                   params={"script": str(SCRIPTS / "flaky.py"), "fixed_flag": str(tmp_path / "no-such-flag")})
+
+
+def test_past_jobs_are_listed_after_a_restart_with_their_counts_and_details(
+        qtbot: QtBot, tmp_path: Path, batchmill_home: Path, open_window: list[MainWindow]) -> None:
+    first = launch(qtbot, batchmill_home, open_window)
+    clean = first.bridge.submit(JobSpec("checksum", (str(make_files(tmp_path / "clean", 5)),),
+                                        str(tmp_path / "out-clean"), name="clean"))
+    flawed = first.bridge.submit(fail_three_spec(tmp_path, "flawed"))
+    hidden = first.bridge.submit(JobSpec("checksum", (str(make_files(tmp_path / "hidden", 2)),),
+                                         str(tmp_path / "out-hidden"), name="hidden"))
+    for job_id in (clean, hidden):
+        wait_for_state(qtbot, first, job_id, "completed")
+    wait_for_state(qtbot, first, flawed, "completed, 3 failed")
+    first.queue.select(hidden)
+    qtbot.mouseClick(first.queue.remove_button, Qt.MouseButton.LeftButton)
+    first.quit_now()
+    first.close()
+    first.bridge.engine.close()
+
+    second = launch(qtbot, batchmill_home, open_window)
+    qtbot.waitUntil(lambda: second.bridge.jobs.row_of(flawed) is not None)
+    assert [row.job_id for row in second.bridge.jobs.jobs()] == [clean, flawed], "removed stays removed"
+    assert [cell(second, clean, c) for c in (Column.STATE, Column.DONE, Column.FAILED, Column.TOTAL)] == \
+        ["completed", "5", "0", "5"]
+    assert [cell(second, flawed, c) for c in (Column.STATE, Column.DONE, Column.FAILED, Column.TOTAL)] == \
+        ["completed, 3 failed", "9", "3", "12"]
+    assert second.status_label.text() == "No job running", "past jobs are not this session's work"
+    second.queue.select(flawed)
+    assert second.queue.retry_button.isEnabled() and second.queue.details_button.isEnabled()
+    qtbot.mouseClick(second.queue.details_button, Qt.MouseButton.LeftButton)
+    dialog = second.details[flawed]
+    qtbot.waitUntil(dialog.isVisible)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 3)
+    assert "bad2.txt" in dialog.table.item(1, 0).text()
+    assert "it is marked bad" in dialog.table.item(1, 1).text()

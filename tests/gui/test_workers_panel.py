@@ -42,7 +42,7 @@ def test_a_file_nearing_its_timeout_stands_out_then_fails(window: MainWindow, qt
     elapsed = str(worker_cells(window, WorkerColumn.ELAPSED)[0])
     assert elapsed.endswith(" s") and float(elapsed[:-2]) >= 1.5
 
-    wait_for_state(qtbot, window, job_id, "completed", timeout=15_000)
+    wait_for_state(qtbot, window, job_id, "completed, 1 failed", timeout=15_000)
     assert cell(window, job_id, Column.FAILED) == "1"
     failures = window.bridge.failures(job_id)
     assert [f.error for f in failures] == ["ran longer than the 2 s timeout; its worker process was killed"]
