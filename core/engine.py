@@ -514,6 +514,7 @@ class _Loop:
     # -- batches ----------------------------------------------------------
     def dispatch(self, run: JobRun) -> None:
         workers = self.settings_for(run).workers
+        run.top_up()  # files beyond the in-memory window come back from the journal
         while run.pending and self.backend.capacity() > 0:
             size = run.sizer.size(workers, len(run.pending), self.backend.batch_target_s)
             limit = self.backend.max_batch()

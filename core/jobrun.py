@@ -18,15 +18,20 @@ from batchmill.core.events import (
 from batchmill.core.journal import Journal, to_us
 from batchmill.core.messages import Failure, Results
 from batchmill.core.outputs import remove_job_temporaries, remove_quietly, tmp_name_for, tmp_path_for
-from batchmill.core.plan import FAILED, SKIPPED, PlannedFile, iter_plan
+from batchmill.core.plan import FAILED, PENDING, SKIPPED, PlannedFile, iter_plan
 from batchmill.core.prepare import PreparedJob
 from batchmill.core.progress import RateMeter, best_total, eta_s
 from batchmill.core.processors.base import Processor
 from batchmill.core.spec import parse_halt
+from batchmill.core.spill import SpillSorter
 
 JOURNAL_FLUSH_S = 0.5
 JOURNAL_FLUSH_ROWS = 5000
 PLAN_CHUNK = 5000  # files journaled per scan step at most
+# Files held in memory at most while a job runs. The scan journals every file it finds; past
+# this many unfinished ones, the rest wait in the journal and are read back as files finish,
+# so what the engine keeps per file does not grow with the job (a million files, flat memory).
+WINDOW = 20_000
 PLAN_STEP_S = 0.005  # and for about this long at most: the workers' news waits while the scan runs
 
 
@@ -75,7 +80,11 @@ class JobRun:
         # (root, input, result) of every file done, for a processor with a final step of its own
         # (checksum's manifest): kept as files finish, so the job's end reads no journal back.
         self.keeps_results = type(processor).finalize is not Processor.finalize
-        self.results: dict[int, tuple[int, str, Any]] = {}
+        # (idx, root, input, result), spilled to disk past a bound; done_results() yields them in order
+        self.results: SpillSorter[tuple[int, int, str, Any]] = SpillSorter(_first)
+        self.backlog_from: int | None = None  # first file planned but not in memory (see WINDOW)
+        self.backlog_row = 0  # the journal's planned records are read back after this row
+        self.backlog_buffer: deque[list[Any]] = deque()  # records of the row read last, not taken yet
         # what each file done was made from (provenance; --overwrite changed reads it)
         self.ledger = OutputLedger(journal, self.job_id, self.spec, processor, params, prepared.payload_key,
                                    prepared.roots, prepared.mode == "new")
@@ -113,9 +122,11 @@ class JobRun:
                     self.emit(FileFinished(self.job_id, idx, src, dst, True, 0.0))
             elif status == FAILED:
                 self.fail_unreadable(idx, src)
-            else:
+            elif self.backlog_from is None and len(entries) < WINDOW:
                 entries[idx] = (root, src, dst)
                 pending.append(idx)
+            elif self.backlog_from is None:
+                self.backlog_from = idx  # this file and every one after it waits in the journal
             idx += 1
             if len(rows) >= PLAN_CHUNK or (idx & 255 == 0 and time.perf_counter() > until):
                 break
@@ -150,7 +161,7 @@ class JobRun:
             if rec.state is FileStatus.DONE:
                 self.done += 1
                 if self.keeps_results:
-                    self.results[rec.idx] = (rec.root, rec.input, rec.result)
+                    self.results.add((rec.idx, rec.root, rec.input, rec.result))
             elif rec.state is FileStatus.SKIPPED:
                 self.skipped += 1
                 if self.keeps_results and self.ledger.freshness is not None:  # up to date: its result counts
@@ -184,6 +195,27 @@ class JobRun:
         tmps = [tmp_name_for(dst, job_id) if dst is not None else None for dst in dsts]
         return ids, srcs, dsts, tmps
 
+    def top_up(self) -> None:
+        """Bring files waiting in the journal into memory once the window is half empty."""
+        if self.backlog_from is None or len(self.entries) > WINDOW // 2:
+            return
+        entries, pending, buffer = self.entries, self.pending, self.backlog_buffer
+        while len(entries) < WINDOW:
+            if not buffer:
+                chunk = self.journal.planned_after(self.job_id, self.backlog_row)
+                if chunk is None:
+                    if self.planning is None:
+                        self.backlog_from = None  # all read back: the scan had ended
+                    return
+                self.backlog_row, records = chunk
+                first = self.backlog_from
+                buffer.extend(record for record in records if record[0] >= first and record[4] == PENDING)
+                continue
+            idx, root, src, dst, _state, _size = buffer.popleft()
+            entries[idx] = (root, src, dst)
+            pending.append(idx)
+            self.backlog_from = idx + 1
+
     def requeue(self, idx: int) -> None:
         self.pending.appendleft(idx)
 
@@ -214,7 +246,7 @@ class JobRun:
             root, src, dst = entries.pop(file_id)
             ledger_done(root, src, dst, made, value)
             if results is not None:
-                results[file_id] = (root, src, value)
+                results.add((file_id, root, src, value))
             attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1
             records.append((file_id, attempts, to_us(duration), size, value))
             if self.file_events:
@@ -275,8 +307,7 @@ class JobRun:
 
     def done_results(self) -> Iterator[tuple[int, str, Any]]:
         """(root index, input, result) of every file done, in planning order (see keeps_results)."""
-        results = self.results
-        yield from (results[idx] for idx in sorted(results))
+        yield from ((root, src, value) for _idx, root, src, value in self.results.sorted())
         yield from self.ledger.reused  # up to date (--overwrite changed): as recorded when they were made
 
     def should_halt(self) -> bool:
@@ -336,7 +367,12 @@ class JobRun:
 
     @property
     def finished(self) -> bool:
-        return self.planning is None and not self.pending and not self.entries and not self.inflight
+        return (self.planning is None and self.backlog_from is None and not self.pending and not self.entries
+                and not self.inflight)
 
 
 __all__ = ["JobRun", "FailureKind"]
+
+
+def _first(item: tuple[int, int, str, Any]) -> int:
+    return item[0]

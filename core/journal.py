@@ -479,6 +479,14 @@ class Journal:
         with self._write() as db:
             db.execute("DELETE FROM file_records WHERE job_id = ?", (job_id,))
 
+    def planned_after(self, job_id: str, after_row: int) -> tuple[int, list[list[Any]]] | None:
+        """The first row of planned files written after ``after_row``: (its row id, its records
+        [idx, root, input, output, state, size]); None when there is none (yet). For an engine
+        that reads back, as they are needed, the files a scan found beyond what it keeps in memory."""
+        rows = self._read("SELECT id, data FROM file_records WHERE job_id = ? AND kind = ? AND id > ? "
+                          "ORDER BY id LIMIT 1", (job_id, PLANNED, after_row))
+        return (int(rows[0]["id"]), json.loads(rows[0]["data"])) if rows else None
+
     def files(self, job_id: str, states: tuple[FileStatus, ...] | None = None) -> list[FileRecord]:
         """Every file of a job (or those in ``states``), in planning order."""
         wanted = {s.value for s in states} if states else None

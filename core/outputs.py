@@ -7,7 +7,7 @@ import contextvars
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 TMP_SUFFIX = ".bmpart"
@@ -106,8 +106,9 @@ def free_name(path: Path, taken: set[str]) -> Path:
         n += 1
 
 
-def write_atomically(target: Path, data: bytes, overwrite: str) -> Path | None:
-    """Write a whole file under a temporary name, then rename it into place.
+def write_atomically(target: Path, data: bytes | Iterable[bytes], overwrite: str) -> Path | None:
+    """Write a whole file under a temporary name, then rename it into place. ``data`` may come
+    in pieces (a manifest of a million lines is never one bytes object).
 
     Returns the path written, or None when ``overwrite`` is ``skip`` and the target exists."""
     if os.path.lexists(target):
@@ -119,7 +120,10 @@ def write_atomically(target: Path, data: bytes, overwrite: str) -> Path | None:
     tmp = target.with_name(_tmp_leaf(target.name, _JOB_TAG.get() or f"{os.getpid():08x}"[-8:]))
     try:
         with open(tmp, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                handle.writelines(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)

@@ -155,6 +155,10 @@ class _Planner:
         self.no_outputs = probe is None
         self.template = spec.name_template
         self.identity_names = probe == "probe.name" and self.template is None
+        # Outputs named as their inputs cannot collide (relative paths in one folder are unique,
+        # and no two inputs share an output folder): then only a rename needs the outputs so far,
+        # and a million-file job does not keep a million paths here.
+        self.remembers = not self.identity_names or spec.overwrite is Overwrite.RENAME
 
     def plan(self, root: int, out_base: str, src: str, relpath: str, size: int) -> PlannedFile:
         rel_dir, name = os.path.split(relpath)
@@ -179,7 +183,8 @@ class _Planner:
             elif self.spec.overwrite is Overwrite.RENAME:
                 dst = str(free_name(Path(dst), set(self.planned)))
                 key = os.path.normcase(dst)
-        self.planned[key] = src
+        if self.remembers:
+            self.planned[key] = src
         return PlannedFile(root, src, dst, status, size)
 
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import stat
 import sys
-from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from batchmill.core.context import ProcessorContext
 from batchmill.core.file_kinds import kind_of_mode
 from batchmill.core.outputs import write_atomically
 from batchmill.core.processors.base import Param, Processor, RootOutput
+from batchmill.core.spill import SpillSorter
 
 ALGORITHMS = ("sha256", "md5", "sha1", "sha512", "blake2b")
 MANIFEST_NAMES = {"sha256": "SHA256SUMS", "md5": "MD5SUMS", "sha1": "SHA1SUMS",
@@ -115,6 +116,27 @@ def manifest_bytes(entries: list[tuple[str, str]]) -> bytes:
     return data
 
 
+MANIFEST_PIECE = 10_000  # lines encoded at once
+SPOOL_BYTES = 16 << 20  # a manifest larger than this is made in a temporary file, not in memory
+COMPARE_BYTES = 1 << 20
+
+
+def _folder(entry: tuple[int, str, str]) -> int:
+    return entry[0]
+
+
+def _folder_and_name(entry: tuple[int, str, str]) -> tuple[int, str]:
+    return entry[0], entry[1]
+
+
+def _manifest_pieces(entries: Iterable[tuple[int, str, str]], count: list[int]) -> Iterator[bytes]:
+    """A folder's manifest in pieces of MANIFEST_PIECE lines; ``count[0]`` ends as the number of lines."""
+    it = iter(entries)
+    while piece := [(relpath, digest) for _folder_index, relpath, digest in itertools.islice(it, MANIFEST_PIECE)]:
+        count[0] += len(piece)
+        yield manifest_bytes(piece)
+
+
 class ChecksumProcessor(Processor):
     name = "checksum"
     description = ("Hash every file and write one manifest per input folder "
@@ -131,35 +153,88 @@ class ChecksumProcessor(Processor):
         # Paths relative to the dropped folder (or a dropped file's own folder), by string
         # slicing: this runs once per file, and pathlib would cost more than the hashing.
         cut = [len(str(r.input if r.is_dir else r.input.parent).rstrip(os.sep)) + 1 for r in roots]
-        by_root: list[list[tuple[str, str]]] = [[] for _ in roots]
+        folders = sorted({r.output for r in roots})  # dropped files share one folder, and one manifest
+        folder_of = [folders.index(r.output) for r in roots]
+        # By folder, then by name (each is unique): a manifest a person can read down. Sorted on
+        # disk past a bound, so a million files never sit in memory at once.
+        entries: SpillSorter[tuple[int, str, str]] = SpillSorter(_folder_and_name)
         for root_index, src, digest in results:
-            by_root[root_index].append((src[cut[root_index]:], str(digest)))
-        by_folder: dict[Path, list[tuple[str, str]]] = defaultdict(list)  # dropped files share one folder
-        for root, entries in zip(roots, by_root):
-            if entries:
-                by_folder[root.output] += entries
+            entries.add((folder_of[root_index], src[cut[root_index]:], str(digest)))
         lines = []
-        for folder, entries in sorted(by_folder.items()):
-            entries.sort()  # by name (each is unique): a manifest a person can read down
-            lines.append(write_manifest(folder / manifest, manifest_bytes(entries), len(entries),
-                                        overwrite))
+        for folder_index, group in itertools.groupby(entries.sorted(), key=_folder):
+            count = [0]
+            text = _Spooled(_manifest_pieces(group, count))
+            lines.append(write_manifest(folders[folder_index] / manifest, text, count[0], overwrite))
         return lines
 
 
-def write_manifest(path: Path, text: bytes, count: int, overwrite: str) -> str:
+def write_manifest(path: Path, text: bytes | _Spooled, count: int, overwrite: str) -> str:
     """The manifest lists the folder as it is now, every file of it: one that already says so is
     left alone, and a stale one (a file added or changed since) is never kept: ``sha256sum -c``
     passes on a manifest that misses a file, and the file goes unchecked. Only ``rename`` keeps
     the old one, writing the new one beside it."""
+    spooled = text if isinstance(text, _Spooled) else _Spooled(iter([text]))
     try:
         with open(path, "rb") as handle:
-            current: bytes | None = handle.read()
+            current: bool | None = spooled.same_as(handle)
+            listed = _count_lines(handle) if not current else 0
     except OSError:
         current = None
-    if current == text:
+    if current:
         return f"{path} is up to date ({count} files)"
-    target = write_atomically(path, text, "rename" if overwrite == "rename" else "replace")
+    target = write_atomically(path, spooled.pieces(), "rename" if overwrite == "rename" else "replace")
     if current is not None and overwrite != "rename":
-        listed = current.count(b"\n")
         return f"rewrote {target} ({count} files; the one there listed {listed})"
     return f"wrote {target} ({count} files)"
+
+
+class _Spooled:
+    """A manifest made in pieces: held as bytes while small, in an anonymous temporary file past
+    SPOOL_BYTES (a million lines are ~100 MiB), so it can be compared with the one there and then
+    written without ever being one bytes object."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self.small: list[bytes] = []
+        self.file: IO[bytes] | None = None
+        size = 0
+        for piece in pieces:
+            size += len(piece)
+            if self.file is None and size > SPOOL_BYTES:
+                import tempfile
+
+                self.file = tempfile.TemporaryFile(prefix="batchmill-manifest-")
+                self.file.writelines(self.small)
+                self.small = []
+            if self.file is not None:
+                self.file.write(piece)
+            else:
+                self.small.append(piece)
+
+    def pieces(self) -> Iterator[bytes]:
+        if self.file is None:
+            yield b"".join(self.small)
+            return
+        self.file.seek(0)
+        while piece := self.file.read(COMPARE_BYTES):
+            yield piece
+        self.file.close()
+
+    def same_as(self, handle: IO[bytes]) -> bool:
+        """Whether ``handle`` (read from its start) holds exactly these bytes; leaves it at the end."""
+        same = True
+        for piece in self.pieces() if self.file is None else self._peek():
+            if handle.read(len(piece)) != piece:
+                same = False
+                break
+        return same and handle.read(1) == b""
+
+    def _peek(self) -> Iterator[bytes]:
+        assert self.file is not None
+        self.file.seek(0)
+        while piece := self.file.read(COMPARE_BYTES):
+            yield piece
+
+
+def _count_lines(handle: IO[bytes]) -> int:
+    handle.seek(0)
+    return sum(block.count(b"\n") for block in iter(lambda: handle.read(COMPARE_BYTES), b""))
