@@ -20,6 +20,7 @@ from typing import Any
 from batchmill.core import early
 from batchmill.core.bootstrap import WORKER_NAME_PREFIX, install_spawn_hook
 from batchmill.core.messages import RunBatch, Stop
+from batchmill.core.procgroup import Guardian, kill_group
 from batchmill.core.worker import SLOT_FILE, SLOT_STARTED, worker_main
 
 JOIN_TIMEOUT_S = 5.0
@@ -99,12 +100,14 @@ class WorkerPool:
         self.scratch_root = scratch_root
         install_spawn_hook()  # workers never re-run the parent's main module, whoever started us
         self.workers: dict[int, WorkerHandle] = {}
+        self.guardian = Guardian(context)  # kills every worker group if this process dies
         self._next_id = 1
 
     def start(self) -> WorkerHandle:
         worker_id = self._free_id()
         started = early.adopt(worker_id, self.context.get_start_method(), self.scratch_root)
         process, parent_conn, slot = started or spawn_worker(self.context, worker_id, self.scratch_root)
+        self.guardian.watch(process.pid)
         handle = WorkerHandle(worker_id, process, parent_conn, slot, pid=process.pid, sentinel=process.sentinel)
         self.workers[worker_id] = handle
         return handle
@@ -135,20 +138,31 @@ class WorkerPool:
 
     def kill(self, worker: WorkerHandle) -> None:
         """Immediate: used for a timeout, a cancel, or a worker that has died already."""
+        kill_group(worker.pid)  # with the programs its processor started
         if worker.process.is_alive():
             worker.process.kill()
         worker.process.join(JOIN_TIMEOUT_S)
         self.forget(worker)
 
     def forget(self, worker: WorkerHandle) -> None:
+        """The worker is done for (it exited, died or was killed): nothing of it may stay behind —
+        not the programs its processor started, nor the worker itself if only its pipe broke."""
         worker.stopped = True
         try:
             worker.conn.close()
         except OSError:
             pass
+        kill_group(worker.pid)
+        if worker.process.exitcode is None:
+            worker.process.kill()
+            worker.process.join(JOIN_TIMEOUT_S)
         if worker.process.exitcode is not None:
             worker.process.close()
+        if worker.pid is not None:
+            self.guardian.unwatch(worker.pid)
         self.workers.pop(worker.id, None)
+        if not self.workers:
+            self.guardian.close()  # it lives as long as a worker does; the next one starts it again
 
     def shutdown(self) -> None:
         """Stop every worker: politely first, then by force. Leaves no process behind."""
@@ -159,6 +173,7 @@ class WorkerPool:
             _wait_all(sentinels, STOP_GRACE_S)
         for worker in list(self.workers.values()):
             self.kill(worker)
+        self.guardian.close()  # (closed already with the last worker; a pool that never had one)
 
 
 def _wait_all(sentinels: list[int], timeout: float) -> None:

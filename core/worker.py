@@ -15,7 +15,6 @@ import errno
 import os
 import pickle
 import shutil
-import signal
 import threading
 import time
 import traceback
@@ -30,6 +29,7 @@ from batchmill.core.messages import (
     FailureKind, Failure, PayloadBroken, Progress, Results, Returned, RunBatch, Started, Stop, Withdraw,
 )
 from batchmill.core.outputs import remove_quietly
+from batchmill.core.procgroup import isolate_worker
 from batchmill.core.results import journal_form, max_result_bytes
 
 # Results of a long batch are flushed this often so progress stays live.
@@ -46,7 +46,7 @@ _Ran = tuple[Any, "int | None", bool, "Failure | None"]  # value, input size, ou
 def worker_main(worker_id: int, conn: Connection, slot: Any, scratch_root: str) -> None:
     """Entry point of a worker process (the target given to ``Process``)."""
     os.environ["BATCHMILL_ROLE"] = "worker"  # bootstrap refuses to start a GUI or engine here
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the engine's to handle
+    isolate_worker()  # a process group of its own; dies with the engine
     sender = _Sender(conn)
     inbox = _Inbox()
     threading.Thread(target=_read_forever, args=(conn, inbox, sender), daemon=True, name="reader").start()

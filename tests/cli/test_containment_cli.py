@@ -5,11 +5,15 @@ stdout, so ``--json`` stays one object; a worker's children never outlive the jo
 from __future__ import annotations
 
 import json
+import os
 import resource
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytestmark = pytest.mark.timeout(180)
@@ -79,3 +83,83 @@ def test_resume_removes_the_temporary_of_a_final_step_killed_midway(tmp_path: Pa
     check = subprocess.run(["sha256sum", "-c", "--quiet", str(out / "in" / "SHA256SUMS")], cwd=folder,
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+# -- no orphans: kill -9 of the CLI, Ctrl-C --------------------------------------------------
+ORPHAN_MAKER = '''
+import os, re, subprocess, time
+from pathlib import Path
+
+def process(src: Path, dst: Path, marks: str) -> None:
+    if src.name.startswith("regex"):  # busy in C code, holding the GIL, for far longer than any test
+        Path(marks, src.name + ".worker").write_text(str(os.getpid()))
+        re.match(r"(a+)+$", "a" * 64 + "b")
+    elif src.name.startswith("sleep"):  # a program it starts, then waits on for ever
+        child = subprocess.Popen(["sleep", "303"])
+        Path(marks, src.name + ".child").write_text(str(child.pid))
+        child.wait()
+    dst.write_bytes(src.read_bytes())
+'''
+
+
+def pids_in(marks: Path, suffix: str) -> set[int]:
+    return {int(p.read_text()) for p in marks.glob(f"*{suffix}")}
+
+
+def wait_for_marks(marks: Path, count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(list(marks.iterdir())) < count:
+        assert time.monotonic() < deadline, list(marks.iterdir())
+        time.sleep(0.05)
+
+
+def alive(pids: set[int]) -> set[int]:
+    found = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                found.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def gone_within(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while (left := alive(pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:  # the test fails; leave nothing running either way
+        psutil.Process(pid).kill()
+    return left
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_nothing_a_job_started_outlives_its_cli(tmp_path: Path, how: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "regex.txt").write_text("r")
+    (folder / "sleep.txt").write_text("s")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHAN_MAKER)
+    cli = subprocess.Popen(batchmill_cmd("run", "python", str(folder), "--output", str(tmp_path / "out"),
+                                         "--param", f"script={script}", "--param", f"marks={marks}",
+                                         "--workers", "2", "--quiet"),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for_marks(marks, 2)
+        workers = {p.pid for p in psutil.Process(cli.pid).children()}
+        pids = pids_in(marks, ".worker") | pids_in(marks, ".child") | workers
+        if how == "SIGKILL":
+            cli.kill()
+        else:  # a terminal's Ctrl-C: SIGINT to the foreground process group
+            os.killpg(cli.pid, signal.SIGINT)
+        cli.wait(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+    assert gone_within(pids, 10.0) == set(), f"left running after {how} of the CLI"
+    if how == "SIGINT":
+        assert cli.returncode == 130

@@ -8,6 +8,9 @@ no temporary is left, and that the journal's records and counts agree.
 
 from __future__ import annotations
 
+import signal
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ import targets
 from batchmill.core.engine import Engine
 from batchmill.core.events import FailureKind, FileStatus, JobState
 from batchmill.core.spec import JobSpec
-from engine_driver import assert_outputs, leftovers, run_job
+from engine_driver import Recorder, assert_outputs, leftovers, pids_alive, run_job
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -171,3 +174,60 @@ def test_a_run_of_crashing_files_sorted_first_fail_alone(engine: Engine, tmp_pat
     assert sorted(Path(f.input).name for f in failures) == names[:10]
     assert_outputs(inputs, tmp_path / "in", tmp_path / "out" / "in", {p for p in inputs if p.name < "c"})
     assert_journal_agrees(engine, run.job_id)
+
+
+# -- item 8: no orphans ------------------------------------------------------------------------
+def child_pids(marker_dir: Path) -> set[int]:
+    return {int(p.read_text()) for p in marker_dir.glob("*.child")}
+
+
+def wait_until_gone(pids: set[int], seconds: float = 10.0) -> set[int]:
+    from engine_driver import pids_alive
+
+    deadline = time.monotonic() + seconds
+    while (alive := pids_alive(pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
+
+
+def sigint_ignored(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    raise AssertionError(f"no SigIgn line for {pid}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_programs_a_processor_starts_are_gone_when_the_job_completes(engine: Engine, tmp_path: Path) -> None:
+    write_inputs(tmp_path / "in", [f"{i}.txt" for i in range(4)])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    run = run_job(engine, target_spec(tmp_path, "start_child_and_return", params={"marker_dir": str(marks)}))
+
+    assert (run.finished.state, run.finished.done) == (JobState.COMPLETED, 4)
+    children = child_pids(marks)
+    assert len(children) == 4
+    assert not any(sigint_ignored(pid) for pid in pids_alive(children)), "a worker passed an ignored SIGINT on"
+    engine.shutdown()  # the workers exit: what they started goes with them
+    assert wait_until_gone(children) == set()
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+def test_programs_a_processor_starts_are_killed_with_its_worker(engine: Engine, tmp_path: Path, how: str) -> None:
+    from batchmill.core.events import FileStarted
+
+    write_inputs(tmp_path / "in", ["bad.txt", "a.txt", "b.txt"])
+    recorder = Recorder(engine)
+    job_id = engine.submit(target_spec(tmp_path, "start_child_on_bad", **({"timeout_s": 1.5} if how == "timeout" else {})))
+    recorder.wait_for(FileStarted, lambda e: e.input.endswith("bad.txt"))
+    deadline = time.monotonic() + 20
+    while not child_pids(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [child] = child_pids(tmp_path)
+    if how == "cancel":
+        engine.cancel(job_id)
+    finished = recorder.finish(job_id).finished
+
+    assert finished.state is (JobState.CANCELLED if how == "cancel" else JobState.COMPLETED)
+    assert wait_until_gone({child}) == set(), f"the sleep a processor started outlived its {how}"
