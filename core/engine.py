@@ -264,6 +264,7 @@ class _Loop:
                 if self.run_ is not None:
                     self.tick()
         except BaseException as exc:  # noqa: BLE001 - the engine thread must report, never vanish
+            error = f"unexpected engine error: {type(exc).__name__}: {exc}"  # if describing it fails too
             error = describe_engine_error(exc, self.journal.path)
             # A journal that failed is the operator's to fix: the message says what and where. Anything
             # else is a bug of Batchmill's, and its traceback is what a bug report needs.
