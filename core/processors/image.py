@@ -3,8 +3,8 @@
 images instead of decoding them whole (see ``image_vips.py`` for the few ways its results differ).
 What follows is the Pillow path; the libvips one keeps the same rules.
 
-Per file: decode (JPEGs decode at a reduced scale when a small ``max_size``
-allows it) → apply the EXIF orientation → shrink so the longest side is at most
+Per file: decode (JPEGs decode at a reduced scale, 1/2 to 1/8, while that is still at least the
+output's size, which is computed from the full image) → apply the EXIF orientation → shrink so the longest side is at most
 ``max_size`` → convert the mode to one the output format can hold → write with
 an explicit ``format=`` (the worker's temporary output name has no useful
 extension).
@@ -50,6 +50,7 @@ FORMATS = ("png", "jpeg", "webp", "tiff")
 EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
 ALIASES = {"jpg": "jpeg", "tif": "tiff"}
+ORIENTATION_TAG = 0x0112
 MULTI_FRAME_FORMATS = ("webp", "tiff")
 LIBRARIES = ("auto", "vips", "pillow")
 NEEDS_PILLOW = "the image processor needs Pillow: pip install 'batchmill[image]'"
@@ -184,9 +185,16 @@ def convert_with_pillow(src: Path, dst: Path, context: ProcessorContext, format:
         refuse_frames(img, frames, format)
         check_pixels(img.width, img.height, max_pixels, pillow=True)
         with decoding():
-            if frames == 1 and max_size:
-                img.draft(None, (max_size, max_size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale; others ignore it
-            pictures = [prepare_frame(img, index, frames, max_size, context) for index in range(frames)]
+            target = None
+            if frames == 1:
+                # The size comes from the full image, turned upright: never from a reduced decode.
+                turned = int(img.getexif().get(ORIENTATION_TAG, 1)) >= 5
+                target = target_size(img.height if turned else img.width, img.width if turned else img.height,
+                                     max_size)
+                if target != img.size[::-1 if turned else 1]:
+                    # JPEG: decode at 1/2, 1/4 or 1/8 scale while still at least the target; others ignore it
+                    img.draft(None, target[::-1] if turned else target)
+            pictures = [prepare_frame(img, index, frames, max_size, target, context) for index in range(frames)]
             icc = pictures[0].info.get("icc_profile")
             exif = pictures[0].getexif() if "exif" in pictures[0].info and not strip_metadata else None
     fitted = [fit_mode(picture, format, icc) for picture in pictures]
@@ -241,8 +249,9 @@ def count_frames(img: Image) -> int:
     return int(getattr(img, "n_frames", 1))
 
 
-def prepare_frame(img: Image, index: int, frames: int, max_size: int, context: ProcessorContext) -> Image:
-    """Decode one frame, turn it upright and shrink it."""
+def prepare_frame(img: Image, index: int, frames: int, max_size: int, target: tuple[int, int] | None,
+                  context: ProcessorContext) -> Image:
+    """Decode one frame, turn it upright and shrink it (to ``target``, else to fit ``max_size``)."""
     from PIL import ImageOps
 
     if frames > 1:
@@ -251,7 +260,7 @@ def prepare_frame(img: Image, index: int, frames: int, max_size: int, context: P
     if frames == 1:
         context.progress(0.4, f"decoded {img.width}×{img.height}")
     frame = ImageOps.exif_transpose(img)
-    frame = shrink(frame, max_size)
+    frame = shrink(frame, target or target_size(frame.width, frame.height, max_size))
     if frames == 1:
         context.progress(0.6, f"resized to {frame.width}×{frame.height}")
     else:
@@ -259,20 +268,28 @@ def prepare_frame(img: Image, index: int, frames: int, max_size: int, context: P
     return frame
 
 
-def shrink(img: Image, max_size: int) -> Image:
+def target_size(width: int, height: int, max_size: int) -> tuple[int, int]:
+    """The output's size on either path: the longest side to ``max_size``, each side rounded, never enlarged."""
+    longest = max(width, height)
+    if not max_size or longest <= max_size:
+        return width, height
+    scale = max_size / longest
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def shrink(img: Image, size: tuple[int, int]) -> Image:
     from PIL import Image as PILImage
 
-    longest = max(img.size)
-    if not max_size or longest <= max_size:
+    if img.size == size:
         return img
     mode = img.mode
     if mode in ("1", "P", "PA"):  # resizing these would pick nearest pixels: resample in full colour
         img = img.convert("L" if mode == "1" else "RGBA" if has_alpha(img) else "RGB")
     elif mode.startswith("I;16"):  # not every Pillow resizes 16-bit modes; 32-bit holds them exactly
         img = img.convert("I")
-    scale = max_size / longest
-    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
-    resized = img.resize(size, PILImage.Resampling.LANCZOS)
+    # reducing_gap: an integer box reduction first, then Lanczos over the last factor of 3 or more
+    # (Pillow: indistinguishable from Lanczos all the way, several times faster on photos)
+    resized = img.resize(size, PILImage.Resampling.LANCZOS, reducing_gap=3.0)
     return resized.convert("I;16") if mode.startswith("I;16") else resized
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchmill.core.context import ProcessorContext
+from batchmill.core.processors.image import check_pixels, refuse_kind, target_size
 
 if TYPE_CHECKING:
     import pyvips
@@ -41,8 +42,6 @@ def convert_with_vips(src: Path, dst: Path, context: ProcessorContext, format: s
                       strip_metadata: bool, max_pixels: int) -> dict[str, Any]:
     """The per-file function on libvips; what ``image.convert_image`` runs when pyvips is there."""
     import pyvips
-
-    from batchmill.core.processors.image import check_pixels, refuse_kind
 
     set_up_vips()
     open(src, "rb").close()  # an unreadable file is the worker's to report, with its OSError
@@ -108,39 +107,29 @@ def load_single(src: Path, header: pyvips.Image, loader: str, max_size: int,
     options: dict[str, Any] = {"fail_on": "truncated"}
     if orientation == 1:
         options["access"] = "sequential"
-    width, height = header.width, header.height
-    if loader == "jpegload" and max_size:
-        factor = jpeg_shrink(width, height, max_size)
+    turned = orientation >= 5
+    stored = target_size(header.width, header.height, max_size)
+    target = stored[::-1] if turned else stored  # the Pillow path's size: from the full image, upright
+    if loader == "jpegload" and stored != (header.width, header.height):
+        factor = jpeg_shrink(header.width, header.height, stored)
         if factor > 1:
             options["shrink"] = factor
-            width, height = -(-width // factor), -(-height // factor)  # libjpeg rounds scaled sizes up
     img = pyvips.Image.new_from_file(str(src), **options)
     context.progress(0.05, f"opened {header.width}×{header.height}")
     if orientation != 1:
         img = img.autorot()
-        if orientation >= 5:
-            width, height = height, width
-    return shrink(img, (width, height), max_size, context)
+    return shrink(img, target, context)
 
 
-def jpeg_shrink(width: int, height: int, max_size: int) -> int:
-    """The reduced-scale decode Pillow's ``draft`` picks for a box of max_size²: the largest of 8, 4, 2
-    that still leaves both sides at least max_size."""
-    scale = min(width // max_size, height // max_size)
+def jpeg_shrink(width: int, height: int, target: tuple[int, int]) -> int:
+    """The reduced-scale decode Pillow's ``draft`` picks for ``target``: the largest of 8, 4, 2 that
+    still leaves both sides at least the target's."""
+    scale = min(width // target[0], height // target[1])
     return next((factor for factor in (8, 4, 2) if scale >= factor), 1)
 
 
-def target_size(width: int, height: int, max_size: int) -> tuple[int, int]:
-    """As the Pillow path: the longest side to max_size, each side rounded, never enlarged."""
-    longest = max(width, height)
-    if not max_size or longest <= max_size:
-        return width, height
-    scale = max_size / longest
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def shrink(img: pyvips.Image, size: tuple[int, int], max_size: int, context: ProcessorContext) -> pyvips.Image:
-    width, height = target_size(*size, max_size)
+def shrink(img: pyvips.Image, size: tuple[int, int], context: ProcessorContext) -> pyvips.Image:
+    width, height = size
     if (width, height) == (img.width, img.height):
         return img
     context.progress(0.1, f"resizing to {width}×{height}")
@@ -166,7 +155,7 @@ def load_frames(src: Path, frames: int, max_size: int,
     for index in range(frames):
         frame = strip.crop(0, index * page, strip.width, page)
         upright = frame.autorot()
-        pictures.append(shrink(upright, (upright.width, upright.height), max_size, context))
+        pictures.append(shrink(upright, target_size(upright.width, upright.height, max_size), context))
         context.progress(0.1 * (index + 1) / frames, f"frame {index + 1} of {frames}")
     return pictures, delays, loop
 

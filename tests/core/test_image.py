@@ -454,7 +454,7 @@ def test_a_file_that_is_no_image_fails_saying_so(tmp_path: Path, content: bytes,
 
 # -- progress, parameters, Pillow missing -------------------------------------------------
 def test_progress_is_reported_after_decoding_resizing_and_writing(tmp_path: Path, library: str) -> None:
-    src = tmp_path / "photo.jpg"
+    src = tmp_path / "photo.png"  # not a JPEG: its 1/4-scale decode would already be the size asked for
     photo(400, 300).save(src)
 
     _, _, context = convert(src, tmp_path, format="png", max_size=100)
@@ -464,9 +464,8 @@ def test_progress_is_reported_after_decoding_resizing_and_writing(tmp_path: Path
     messages = [m for _, m in context.reports]
     if library == "pillow":
         assert messages[0].startswith("decoded ") and "resized to 100×75" in messages
-    else:  # libvips decodes as it writes, and reports how far it got
+    else:  # libvips decodes as it writes (how far it got: tests/core/test_image_libraries.py)
         assert messages[0] == "opened 400×300" and "resizing to 100×75" in messages
-        assert any(m.startswith("writing PNG: ") and m.endswith("%") for m in messages)
     assert "writing PNG" in messages
 
 

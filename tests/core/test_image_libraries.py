@@ -124,6 +124,18 @@ def test_an_animated_png_goes_to_pillow_which_reads_its_frames(tmp_path: Path) -
     assert (result["library"], result["frames"]) == ("pillow", 3)
 
 
+def test_libvips_reports_progress_as_it_writes(tmp_path: Path) -> None:
+    src = tmp_path / "scan.png"
+    photo(2000, 1500).save(src)
+    context = RecordingContext()
+
+    convert_image(src, tmp_path / "out", context, format="png", library="vips")  # type: ignore[arg-type]
+
+    writing = [(f, m) for f, m in context.reports if m.startswith("writing PNG: ")]
+    assert len(writing) >= 3 and writing == sorted(writing, key=lambda r: r[0] or 0.0)
+    assert all(m.endswith("%") for _, m in writing) and context.reports[-1] == (1.0, "written")
+
+
 @pytest.mark.parametrize("library", ["vips", "pillow"])
 def test_max_pixels_refuses_larger_images_on_both_paths(tmp_path: Path, library: str) -> None:
     src = tmp_path / "photo.png"
