@@ -12,7 +12,8 @@
 #                                                the embedding test, Xvfb for the window on a real X
 #                                                server, zsh for the completion test, GDAL's tools as
 #                                                the raster processor's reference (tests/core/test_raster.py),
-#                                                GNU parallel and procps for the benchmarks and process checks
+#                                                GNU parallel and procps for the benchmarks and process checks,
+#                                                vipsthumbnail (libvips-tools) as the image benchmark's peer
 #
 # Another apt (unattended-upgrades on a fresh machine) may hold the package lock: this waits for
 # it, up to 5 minutes, instead of failing at once.
@@ -44,5 +45,5 @@ if [ "${1:-}" = "--test" ]; then
     $APT_GET install -y -q --no-install-recommends \
         binutils gcc libc6-dev python3-dev \
         xvfb xauth zsh gdal-bin \
-        parallel procps util-linux coreutils
+        parallel procps util-linux coreutils libvips-tools
 fi
