@@ -110,15 +110,28 @@ class InputGuard:
                                    f"itself; {ADVICE}")
 
     def _check_folder(self, folder: str, dst: str, src: str) -> Identity | None:
-        # Nearest first: the first input folder or written folder met decides (an input folder
-        # that is also the output folder is read: its own files are scanned).
-        for real, ident in lineage(folder):
-            if ident is not None and ident in self.input_folders:
-                raise OverlapError(f"the output {dst} of input {src} would be written into the input folder "
-                                   f"{self.input_folders[ident]}; {ADVICE}")
-            if real in self.written_real or (ident is not None and ident in self.written_folders):
-                break
+        read = self.input_folder_holding(folder)
+        if read is not None:
+            raise OverlapError(f"the output {dst} of input {src} would be written into the input folder {read}; "
+                               f"{ADVICE}")
         ident = identity(folder)
         self._folders[folder] = ident
         return ident
 
+    def check_final_step(self, folder: str, processor: str, src: str) -> None:
+        """Refuse a processor's final step (checksum's manifest) writing into a folder the job reads."""
+        read = self.input_folder_holding(folder)
+        if read is not None:
+            raise OverlapError(f"the final step of {processor!r} for input {src} would write into the input "
+                               f"folder {read}; {ADVICE}")
+
+    def input_folder_holding(self, folder: str) -> str | None:
+        """The input folder whose scan reads ``folder``, if any."""
+        # Nearest first: the first input folder or written folder met decides (an input folder
+        # that is also the output folder is read: its own files are scanned).
+        for real, ident in lineage(folder):
+            if ident is not None and ident in self.input_folders:
+                return self.input_folders[ident]
+            if real in self.written_real or (ident is not None and ident in self.written_folders):
+                return None
+        return None

@@ -91,6 +91,8 @@ def check_dropped_files(spec: JobSpec, processor: Processor, params: Mapping[str
             name = None if root.is_dir else preview_output(spec, processor, params, root.input.name)
             if name is not None:
                 guard.check_output(str(root.output), name, str(root.input))
+            elif not root.is_dir and type(processor).finalize is not Processor.finalize:
+                guard.check_final_step(str(root.output), processor.name, str(root.input))
     except OverlapError as exc:
         raise PlanError(str(exc)) from None
 

@@ -114,6 +114,19 @@ def test_a_dropped_file_written_into_an_input_folder_is_refused(tmp_path: Path) 
                                         f"the input folder {photos}")
 
 
+def test_a_final_step_that_would_write_into_an_input_folder_is_refused(tmp_path: Path) -> None:
+    photos = photos_in(tmp_path / "x")
+    (photos / "SHA256SUMS").write_text("an input that checksum would replace\n")
+    lone = tmp_path / "lone.txt"
+    lone.write_text("lone\n")
+
+    with pytest.raises(PlanError) as caught:  # a dropped file's manifest goes to OUTPUT itself
+        prepare(JobSpec("checksum", (str(photos), str(lone)), str(photos), overwrite=Overwrite.REPLACE))
+
+    assert str(caught.value).startswith(f"the final step of 'checksum' for input {lone} would write into the "
+                                        f"input folder {photos}")
+
+
 def test_an_output_subfolder_linked_into_the_input_is_refused_before_a_file_is_written(tmp_path: Path) -> None:
     photos = photos_in(tmp_path / "x")
     (tmp_path / "out" / "photos").mkdir(parents=True)
