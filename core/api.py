@@ -38,6 +38,7 @@ from batchmill.core.events import (
     EngineStopped, Event, FileFailed, FileFinished, FileStatus, JobFinished, JobProgress, JobStarted, JobState,
 )
 from batchmill.core.exit_status import exit_status
+from batchmill.core.inputs_list import ListError, listed_inputs
 from batchmill.core.prepare import JobError
 from batchmill.core.processors.function import NAME as FUNCTION, FunctionProcessor, describe
 from batchmill.core.spec import JobSpec, default_workers
@@ -333,7 +334,7 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
         max_files_per_worker: int | None = None, job_name: str = "",
         backend: Literal["local", "dask"] = "local", scheduler: str | None = None,
         progress: ProgressCallback | None = None, home: PathLike | None = None,
-        python: PathLike | None = None) -> JobResult:
+        python: PathLike | None = None, root: PathLike | None = None) -> JobResult:
     """Run ``task`` over every file of ``inputs`` and return the JobResult when the job ends.
 
     ``task``: a callable ``fn(src, dst, **params)`` (any: a lambda, a closure, a method), or
@@ -343,7 +344,8 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
     parameters. The other options are the command line's: ``workers`` (default: CPU cores
     - 1), ``timeout`` per file in seconds, ``retries``, ``overwrite``, ``name`` (output names,
     e.g. ``"{stem}_small{ext}"``), ``include``/``exclude`` globs (``**`` crosses folders),
-    ``ignore_case`` (None: as the platform's file systems do), ``recursive``,
+    ``ignore_case`` (None: as the platform's file systems do), ``recursive``, ``root`` (``inputs``
+    are then files under that folder, laid out as a run on it: ``output/root.name/…``),
     ``halt_after`` (``5`` or ``"10%"``), ``max_files_per_worker``, ``job_name``, ``backend``
     and ``scheduler``. ``progress`` is called on this thread with a Progress as counts change.
     ``home`` is the folder of the journal (default: ``BATCHMILL_HOME`` or the user data
@@ -353,7 +355,7 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
     the job cannot run."""
     job = _start(task, inputs, output, params, workers, timeout, retries, overwrite, name, include, exclude,
                  recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler, progress,
-                 home, python)
+                 home, python, root=root)
     return job.wait()
 
 
@@ -362,15 +364,15 @@ def submit(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
            retries: int = 0, overwrite: Overwrite = "skip", name: str | None = None,
            include: Iterable[str] = (), exclude: Iterable[str] = (), recursive: bool = True,
            ignore_case: bool | None = None, halt_after: str | int | None = None,
-        max_files_per_worker: int | None = None, job_name: str = "",
+           max_files_per_worker: int | None = None, job_name: str = "",
            backend: Literal["local", "dask"] = "local", scheduler: str | None = None,
            progress: ProgressCallback | None = None, home: PathLike | None = None,
-           python: PathLike | None = None) -> Job:
+           python: PathLike | None = None, root: PathLike | None = None) -> Job:
     """Start ``task`` over ``inputs`` and return its Job at once (same arguments as ``run()``;
     ``progress`` is called on the job's own thread). Raises JobError if the job cannot run."""
     job = _start(task, inputs, output, params, workers, timeout, retries, overwrite, name, include, exclude,
                  recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler, progress,
-                 home, python)
+                 home, python, root=root)
     job._start_thread()
     return job
 
@@ -441,7 +443,7 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
            recursive: bool, ignore_case: bool | None,
            halt_after: str | int | None, max_files_per_worker: int | None, job_name: str,
            backend: Literal["local", "dask"], scheduler: str | None, progress: ProgressCallback | None,
-           home: PathLike | None, python: PathLike | None) -> Job:
+           home: PathLike | None, python: PathLike | None, *, root: PathLike | None = None) -> Job:
     refuse_in_worker("a job")  # a child re-running an unguarded tool script must not start one again
     bootstrap(python)
     if params is not None and not isinstance(params, Mapping):
@@ -459,7 +461,8 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
         raise TypeError(f"task must be a callable fn(src, dst, **params) or a processor's name, "
                         f"not {type(task).__name__}")
     spec = _spec(processor_name, spec_params, inputs, output, workers, timeout, retries, overwrite, name, include,
-                 exclude, recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler)
+                 exclude, recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler,
+                 root=root)
     engine = _engine(home)
     try:
         job = Job(engine, engine.submit(spec, processor), progress)
@@ -473,10 +476,18 @@ def _spec(processor: str, params: dict[str, Any], inputs: PathLike | Iterable[Pa
           workers: int | None, timeout: float | None, retries: int, overwrite: Overwrite, name: str | None,
           include: Iterable[str], exclude: Iterable[str], recursive: bool, ignore_case: bool | None,
           halt_after: str | int | None,
-          max_files_per_worker: int | None, job_name: str, backend: str, scheduler: str | None) -> JobSpec:
+          max_files_per_worker: int | None, job_name: str, backend: str, scheduler: str | None, *,
+          root: PathLike | None = None) -> JobSpec:
     paths = _paths(inputs)
     if not paths:
         raise JobError("no inputs given: name at least one file or folder")
+    files: tuple[str, ...] = ()
+    if root is not None:  # files listed under a root: laid out as a run on the root (batchmill.core.inputs_list)
+        try:
+            listed = listed_inputs(paths, str(Path(root).expanduser()))
+        except ListError as exc:
+            raise JobError(str(exc)) from None
+        paths, files = [listed.root], listed.files
     if not isinstance(output, (str, os.PathLike)):
         raise TypeError(f"output must be a folder's path, not {type(output).__name__}")
     for label, globs in (("include", include), ("exclude", exclude)):
@@ -490,7 +501,7 @@ def _spec(processor: str, params: dict[str, Any], inputs: PathLike | Iterable[Pa
             workers=default_workers() if workers is None else workers, timeout_s=timeout, retries=retries,
             max_files_per_worker=max_files_per_worker,
             halt_after=None if halt_after is None else str(halt_after), name=job_name, name_template=name,
-            backend=backend, scheduler=scheduler, ignore_case=ignore_case)
+            backend=backend, scheduler=scheduler, ignore_case=ignore_case, files=files)
         spec.to_json()  # what the journal will hold
     except ValueError as exc:
         raise JobError(str(exc)) from None

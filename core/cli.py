@@ -561,7 +561,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  state      {job.shown_state.value}" + (f" ({job.error})" if job.error else ""))
     print(f"  processor  {job.identity}")
     print(f"  params     {json.dumps(job.spec.params)}")
-    print(f"  inputs     {', '.join(job.spec.inputs)}")
+    print(f"  inputs     {', '.join(job.spec.inputs)}"
+          + (f" ({len(job.spec.files):,} listed files)" if job.spec.files else ""))
     print(f"  output     {job.spec.output}")
     print(f"  files      {job.done} done, {job.failed} failed, {job.skipped} skipped of {job.total}")
     print(f"  elapsed    {job.elapsed:.1f} s")

@@ -26,3 +26,22 @@ def test_globstar_and_ignore_case_through_the_api(tmp_path: Path) -> None:
         "card/DCIM/100/A.JPG", "card/DCIM/101/deep/B.JPG"]
     assert (nothing.state, nothing.total, nothing.exit_status) == ("completed", 0, 4)
     assert nothing.error is not None and nothing.error.startswith("no file matched")
+
+
+def test_listed_files_under_a_root_keep_the_folder_layout(tmp_path: Path) -> None:
+    root = tmp_path / "IN"
+    for rel in ("a/one.txt", "b/c/two.txt", "b/skip.txt"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+
+    result = batchmill.run(copy, [root / "a/one.txt", root / "b/c/two.txt"], tmp_path / "out", root=root, workers=1)
+
+    assert (result.done, result.exit_status) == (2, 0)
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.txt")) == [
+        "IN/a/one.txt", "IN/b/c/two.txt"]
+    try:
+        batchmill.run(copy, [tmp_path / "elsewhere.txt"], tmp_path / "out2", root=root)
+    except batchmill.JobError as exc:
+        assert "is not inside --root" in str(exc)
+    else:
+        raise AssertionError("a file outside the root was accepted")
