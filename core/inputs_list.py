@@ -62,7 +62,10 @@ def listed_inputs(names: list[str], root: str | None) -> ListedInputs:
         raise ListError("the list of inputs is empty")
     absolute = [os.path.abspath(name) for name in names]
     if root is None:
-        base = os.path.commonpath([os.path.dirname(path) for path in absolute])
+        try:
+            base = os.path.commonpath([os.path.dirname(path) for path in absolute])
+        except ValueError:  # Windows: files on different drives have no common folder
+            raise ListError("the listed files have no folder in common (different drives): give --root") from None
     else:
         base = os.path.abspath(root)
         if not os.path.isdir(base):
