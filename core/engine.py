@@ -54,7 +54,7 @@ from batchmill.core.journal import Journal
 from batchmill.core.journal_trouble import JournalError
 from batchmill.core.liveness import pid_alive, scratch_owner
 from batchmill.core.scratch import new_scratch_root, private_base
-from batchmill.core.messages import PayloadBroken, Progress, Results, Returned, RunBatch, Started
+from batchmill.core.messages import PayloadBroken, Printed, Progress, Results, Returned, RunBatch, Started
 from batchmill.core.outputs import temporaries_of_job
 from batchmill.core.patterns import describe_no_match
 from batchmill.core.plan import PlanError
@@ -468,6 +468,7 @@ class _Loop:
         run.flush(force=True)  # journaled before the final step writes anything from it
         if not self.engine.keep_workers and not self.queue:
             self.backend.retire_workers()
+        run.remove_empty_folders()
         if state is JobState.COMPLETED:
             try:
                 with temporaries_of_job(run.job_id):  # so a resume finds what a killed final step left
@@ -549,6 +550,9 @@ class _Loop:
         elif isinstance(message, Progress):
             if run.holds(message.batch_id):
                 self.emit(FileProgress(run.job_id, message.file_id, worker, message.fraction, message.message))
+        elif isinstance(message, Printed):
+            if run.holds(message.batch_id):
+                self.emit(Log("info", f"{run.input_of(message.file_id)} printed:\n{message.text}", run.job_id))
         elif isinstance(message, Returned):
             run.returned(message.batch_id, message.file_ids)
         elif isinstance(message, Lost):

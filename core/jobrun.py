@@ -3,6 +3,7 @@ what each outcome means, and what gets journaled. Only the engine thread touches
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -91,6 +92,9 @@ class JobRun:
         self.unreadable: dict[str, str] = {}  # folders the scan could not read -> why (see fail_unreadable)
         probe = processor.output_name(params, "probe.name")
         self.may_collide = probe is not None and (probe != "probe.name" or self.spec.name_template is not None)
+        # Folders of outputs that were not made: a worker makes an output's folder before the
+        # processor runs (it writes there); the job removes those left empty (remove_empty_folders).
+        self.unmade_folders: set[str] | None = set() if probe is not None else None
 
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:
@@ -234,12 +238,15 @@ class JobRun:
         pending, entries, attempts_of, records = batch.pending, self.entries, self.attempts, self.done_records
         results = self.results if self.keeps_results else None
         ledger_done = self.ledger.done
+        unmade = self.unmade_folders
         done = 0
         for file_id, duration, value, size, made in zip(message.file_ids, message.durations, message.values,
                                                         message.sizes, message.made):
             if file_id not in pending:
                 continue  # reported already (a Dask batch's final report repeats its partial ones)
             pending.discard(file_id)
+            if not made and unmade is not None:
+                self.note_unmade(file_id)
             if failures and file_id in failures:
                 self.fail(file_id, failures[file_id], duration, size)
                 continue
@@ -259,6 +266,27 @@ class JobRun:
             self.sizer.observe(sum(message.durations), len(message.file_ids))
         if message.batch_done:
             del self.inflight[message.batch_id]
+
+    def note_unmade(self, file_id: int) -> None:
+        entry = self.entries.get(file_id)
+        if entry is not None and entry[2] is not None and self.unmade_folders is not None:
+            self.unmade_folders.add(os.path.dirname(entry[2]))
+
+    def remove_empty_folders(self) -> None:
+        """Output folders made for outputs that never came, and left empty: a job that writes
+        nothing leaves no folders behind. Never the output folder itself, never one with a file."""
+        top = os.path.join(os.path.abspath(self.spec.output), "")
+        for folder in sorted(self.unmade_folders or (), key=len, reverse=True):
+            folder = os.path.abspath(folder)
+            while folder.startswith(top):
+                try:
+                    os.rmdir(folder)
+                except FileNotFoundError:
+                    pass
+                except OSError:  # not empty (or not ours to remove): so are the folders above it
+                    break
+                folder = os.path.dirname(folder)
+        self.unmade_folders = set() if self.unmade_folders is not None else None
 
     def lost(self, batch_id: int, current: int | None, failure: Failure | None, unexplained: bool = False) -> None:
         """A batch that will never report again: ``current`` fails with ``failure`` (if given),

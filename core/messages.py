@@ -146,3 +146,13 @@ class Returned:
 
     batch_id: int
     file_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Printed:
+    """What a processor (or a program it started) wrote to stdout or stderr while on a file:
+    the tail of it, capped. Workers' output never reaches the terminal's stdout (``--json``)."""
+
+    batch_id: int
+    file_id: int
+    text: str

@@ -21,7 +21,7 @@ from batchmill.core import early
 from batchmill.core.bootstrap import WORKER_NAME_PREFIX, install_spawn_hook
 from batchmill.core.messages import RunBatch, Stop
 from batchmill.core.procgroup import Guardian, kill_group
-from batchmill.core.worker import SLOT_FILE, SLOT_STARTED, worker_main
+from batchmill.core.worker import LOST_PIPE_EXIT, SLOT_FILE, SLOT_STARTED, worker_main
 
 JOIN_TIMEOUT_S = 5.0
 STOP_GRACE_S = 2.0
@@ -69,6 +69,8 @@ class WorkerHandle:
 def describe_exit(exitcode: int | None) -> str:
     if exitcode is None:
         return "the worker stopped responding"
+    if exitcode == LOST_PIPE_EXIT:
+        return "the worker lost its pipe to the engine (the processor closed file descriptors it did not open)"
     if exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name

@@ -22,11 +22,13 @@ from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from batchmill.core.context import ProcessorContext
+from batchmill.core.file_kinds import kind_of_mode
 from batchmill.core.messages import (
-    FailureKind, Failure, PayloadBroken, Progress, Results, Returned, RunBatch, Started, Stop, Withdraw,
+    FailureKind, Failure, PayloadBroken, Printed, Progress, Results, Returned, RunBatch, Started, Stop, Withdraw,
 )
 from batchmill.core.outputs import remove_quietly
 from batchmill.core.procgroup import isolate_worker
@@ -37,6 +39,13 @@ FLUSH_INTERVAL_S = 0.1
 # A file that follows one slower than this gets a "started" message of its own.
 SLOW_FILE_S = 0.02
 SLOT_FILE, SLOT_STARTED = 0, 1
+# What a file printed is read back after every file that takes this long, and at every flush
+# (a tiny file's check would cost more than the file): capped to its last CAPTURE_SHOWN characters.
+CAPTURE_EVERY_FILE_S = 0.001
+CAPTURE_SHOWN = 4000
+# A worker whose pipe to the engine was closed under it (a processor calling os.closerange)
+# exits with this code, its death pinned on the file that did it (see batchmill.core.pool).
+LOST_PIPE_EXIT = 86
 OUTPUT_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT}
 
 TaskFn = Callable[[Path, "Path | None", ProcessorContext], Any]
@@ -47,10 +56,11 @@ def worker_main(worker_id: int, conn: Connection, slot: Any, scratch_root: str) 
     """Entry point of a worker process (the target given to ``Process``)."""
     os.environ["BATCHMILL_ROLE"] = "worker"  # bootstrap refuses to start a GUI or engine here
     isolate_worker()  # a process group of its own; dies with the engine
+    capture = _Capture.install(scratch_root, worker_id)
     sender = _Sender(conn)
     inbox = _Inbox()
     threading.Thread(target=_read_forever, args=(conn, inbox, sender), daemon=True, name="reader").start()
-    runner = _Runner(worker_id, sender, slot, Path(scratch_root), inbox.withdrawn)
+    runner = _Runner(worker_id, sender, slot, Path(scratch_root), inbox.withdrawn, capture)
     try:
         while True:
             message = inbox.get()
@@ -70,14 +80,16 @@ def _read_forever(conn: Connection, inbox: _Inbox, sender: _Sender) -> None:
 
     parent = multiprocessing.parent_process()
     watch: list[Any] = [conn] + ([parent.sentinel] if parent is not None else [])
+    parent_pid = os.getppid()
     while True:
-        ready = wait(watch)
-        if conn not in ready:
-            os._exit(70)  # parent died: nobody will ever collect our results
         try:
+            ready = wait(watch)
+            if conn not in ready:
+                os._exit(70)  # parent died: nobody will ever collect our results
             message = conn.recv()
-        except (EOFError, OSError):
-            os._exit(70)
+        except (EOFError, OSError, ValueError):
+            # The engine is alive but the pipe is gone: a processor closed it under us.
+            os._exit(LOST_PIPE_EXIT if os.getppid() == parent_pid else 70)
         if isinstance(message, Withdraw):
             waiting = inbox.withdraw(message.batch_id)
             if waiting is not None:
@@ -132,9 +144,59 @@ class _Inbox:
             return None
 
 
+class _Capture:
+    """The worker's stdout and stderr (fds 1 and 2, which the programs a processor starts inherit)
+    go to a private file instead of the terminal; what a file printed is read back after it and
+    sent to the engine's log, its tail capped at CAPTURE_SHOWN characters."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    @staticmethod
+    def install(scratch_root: str, worker_id: int) -> _Capture | None:
+        import sys
+
+        try:
+            os.makedirs(scratch_root, exist_ok=True)
+            path = os.path.join(scratch_root, f"worker-{worker_id}.printed")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            os.unlink(path)
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+        except OSError:  # no scratch: the output goes where it went before
+            return None
+        return _Capture(fd)
+
+    def take(self) -> str | None:
+        """What was printed since the last call (its tail), or None."""
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):  # a processor closed it: nothing more comes from it
+                pass
+        try:
+            size = os.fstat(self.fd).st_size
+            if not size:
+                return None
+            data = os.pread(self.fd, CAPTURE_SHOWN * 4, max(0, size - CAPTURE_SHOWN * 4))
+            os.ftruncate(self.fd, 0)
+        except OSError:
+            return None
+        text = data.decode("utf-8", "replace")[-CAPTURE_SHOWN:].rstrip("\n")
+        cut = size - len(text.encode("utf-8", "replace"))
+        return f"… ({cut:,} bytes before this not shown)\n{text}" if cut > 1 else text
+
+
 class _Runner:
     def __init__(self, worker_id: int, conn: Connection | _Sender, slot: Any, scratch_root: Path,
-                 withdrawn: set[int] | None = None) -> None:
+                 withdrawn: set[int] | None = None, capture: _Capture | None = None) -> None:
+        self.capture = capture
         self.worker_id = worker_id
         self.withdrawn: set[int] = withdrawn if withdrawn is not None else set()
         self.conn = conn
@@ -146,6 +208,10 @@ class _Runner:
         self.file_id = -1
         self.context = ProcessorContext(worker_id, scratch_root, self._send_progress)
         self.max_result = max_result_bytes()
+        raw: Connection = conn.conn if isinstance(conn, _Sender) else conn
+        self.pipe_fd = raw.fileno()
+        self.pipe_ino = os.fstat(self.pipe_fd).st_ino
+        self.last_file = -1
 
     def run_batch(self, batch: RunBatch) -> None:
         self.batch_id = batch.batch_id
@@ -170,10 +236,17 @@ class _Runner:
             now = time.perf_counter()
             out.add(file_id, now - started, value, size, made, failure)
             previous_slow = now - started >= SLOW_FILE_S
+            if self.capture is not None and now - started >= CAPTURE_EVERY_FILE_S:
+                self._send_printed(file_id)
             if now - last_flush >= FLUSH_INTERVAL_S:
+                self._check_pipe()
+                self._send_printed(file_id)
                 self._leave()
                 self.conn.send(out.take(False))
                 last_flush = now
+        self._check_pipe()
+        if self.file_id >= 0:
+            self._send_printed(self.file_id)
         self._leave()
         withdrawn.discard(batch.batch_id)
         if given_back:
@@ -211,7 +284,24 @@ class _Runner:
 
     def _leave(self) -> None:
         self.slot[SLOT_FILE] = -1
+        if self.file_id >= 0:
+            self.last_file = self.file_id
         self.file_id = -1
+
+    def _check_pipe(self, tmp: str | None = None) -> None:
+        """Before an output lands or results are sent: is the pipe to the engine still ours? A
+        processor that closed it (os.closerange) cannot report, so its file fails as the worker's
+        death — pinned on the file that ran last — and the output it made is not put in place."""
+        try:
+            intact = os.fstat(self.pipe_fd).st_ino == self.pipe_ino
+        except OSError:
+            intact = False
+        if intact:
+            return
+        if tmp is not None:
+            remove_quietly(tmp)
+        self._enter(self.file_id if self.file_id >= 0 else self.last_file)
+        os._exit(LOST_PIPE_EXIT)
 
     def _run_raw(self, fn: TaskFn, src: str, dst: str | None, tmp: str | None) -> _Ran:
         """A built-in that takes str paths and measures its input itself (see
@@ -232,7 +322,10 @@ class _Runner:
         try:
             if tmp is not None:
                 self._ensure_dir(os.path.dirname(tmp))
-            size = os.stat(src).st_size  # here, in parallel, rather than in the serial scan
+            st = os.stat(src)  # here, in parallel, rather than in the serial scan
+            if not S_ISREG(st.st_mode):  # swapped for a FIFO since the scan: opening it would hang
+                raise OSError(errno.EINVAL, f"{kind_of_mode(st.st_mode)}, not a regular file", src)
+            size = st.st_size
             context.src, context.dst = Path(src), (Path(tmp) if tmp is not None else None)
             return self._finish(fn(context.src, context.dst, context), size, dst, tmp)
         except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
@@ -246,6 +339,7 @@ class _Runner:
         made = tmp is not None and os.path.lexists(tmp)
         if made:
             assert dst is not None and tmp is not None
+            self._check_pipe(tmp)
             os.replace(tmp, dst)
         return value, size, made, None
 
@@ -257,6 +351,11 @@ class _Runner:
         if folder not in self.made_dirs:
             os.makedirs(folder, exist_ok=True)
             self.made_dirs.add(folder)
+
+    def _send_printed(self, file_id: int) -> None:
+        text = self.capture.take() if self.capture is not None else None
+        if text:
+            self.conn.send(Printed(self.batch_id, file_id, text))
 
     def _send_progress(self, fraction: float | None, message: str) -> None:
         if self.file_id >= 0:

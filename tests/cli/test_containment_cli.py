@@ -163,3 +163,38 @@ def test_nothing_a_job_started_outlives_its_cli(tmp_path: Path, how: str) -> Non
     assert gone_within(pids, 10.0) == set(), f"left running after {how} of the CLI"
     if how == "SIGINT":
         assert cli.returncode == 130
+
+
+NOISY = '''
+import subprocess, sys
+from pathlib import Path
+
+def process(src: Path, dst: Path) -> None:
+    print("chatter from", src.name)
+    print("x" * 200_000)  # far more than a log line keeps
+    print("complaint from", src.name, file=sys.stderr)
+    subprocess.run(["echo", "a child speaks for", src.name], check=True)
+    dst.write_bytes(src.read_bytes())
+'''
+
+
+def test_what_processors_print_never_reaches_stdout_so_json_stays_one_object(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(name)
+    script = tmp_path / "noisy.py"
+    script.write_text(NOISY)
+
+    done = subprocess.run(batchmill_cmd("run", "python", str(folder), "--output", str(tmp_path / "out"),
+                                        "--param", f"script={script}", "--json"),
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(done.stdout)  # one object, nothing else
+    assert (data["done"], data["failed"]) == (3, 0)
+    for name in ("a.txt", "b.txt", "c.txt"):
+        assert f"{folder / name} printed:" in done.stderr
+        assert f"a child speaks for {name}" in done.stderr
+    assert "bytes before this not shown" in done.stderr
+    assert len(done.stderr) < 100_000

@@ -217,6 +217,16 @@ def catastrophic_regex_on_bad(src: Path, dst: Path | None, context: ProcessorCon
     return copy_upper(src, dst, context, delay)
 
 
+def swap_sibling_for_fifo(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
+                          marker_dir: str = "") -> int:
+    """The first file (``a.txt``) replaces ``z.txt``, long since scanned, with a FIFO nobody writes."""
+    if src.name == "a.txt":
+        later = src.with_name("z.txt")
+        later.unlink()
+        os.mkfifo(later)
+    return copy_upper(src, dst, context, delay)
+
+
 def do_nothing(src: Path, dst: Path | None, context: ProcessorContext, delay: float = 0.0,
                marker_dir: str = "") -> None:
     """Writes no output."""
@@ -225,7 +235,7 @@ def do_nothing(src: Path, dst: Path | None, context: ProcessorContext, delay: fl
 TARGETS: dict[str, Callable[..., Any]] = {fn.__name__: fn for fn in (
     copy_upper, raise_on_bad, exit_on_bad, hang_on_bad, partial_then_copy, unpicklable_on_bad,
     fail_first_attempt, always_fail_on_bad, segfault_on_bad, unrecordable_on_bad, closerange_on_bad,
-    noisy_copy, start_child_on_bad, start_child_and_return, catastrophic_regex_on_bad, do_nothing)}
+    noisy_copy, start_child_on_bad, start_child_and_return, catastrophic_regex_on_bad, do_nothing, swap_sibling_for_fifo)}
 
 
 # -- processors -------------------------------------------------------------------------------

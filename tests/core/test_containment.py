@@ -231,3 +231,61 @@ def test_programs_a_processor_starts_are_killed_with_its_worker(engine: Engine, 
 
     assert finished.state is (JobState.CANCELLED if how == "cancel" else JobState.COMPLETED)
     assert wait_until_gone({child}) == set(), f"the sleep a processor started outlived its {how}"
+
+
+# -- the smaller items -------------------------------------------------------------------------
+def test_a_processor_closing_every_descriptor_fails_its_file_and_leaves_no_output(engine: Engine,
+                                                                                  tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in", ["bad.txt"] + [f"good-{i}.txt" for i in range(6)])
+    bad = tmp_path / "in" / "bad.txt"
+
+    run = run_job(engine, target_spec(tmp_path, "closerange_on_bad"))
+
+    assert run.finished.state is JobState.COMPLETED, run.finished
+    [failure] = run.final_failures()
+    assert (failure.input, failure.kind) == (str(bad), FailureKind.WORKER_DIED)
+    assert failure.error == ("the worker lost its pipe to the engine (the processor closed file descriptors it "
+                             "did not open) while processing this file"), failure.error
+    assert_outputs(inputs, tmp_path / "in", tmp_path / "out" / "in", {bad})
+    assert_journal_agrees(engine, run.job_id)
+
+
+def test_a_file_swapped_for_a_fifo_after_the_scan_fails_without_a_timeout(engine: Engine, tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in", ["a.txt", "m.txt", "z.txt"])
+    later = tmp_path / "in" / "z.txt"
+
+    run = run_job(engine, target_spec(tmp_path, "swap_sibling_for_fifo", workers=1))
+
+    assert run.finished.state is JobState.COMPLETED, run.finished
+    [failure] = run.final_failures()
+    assert (failure.input, failure.kind) == (str(later), FailureKind.INPUT_ERROR)
+    assert failure.error == "cannot read input file: a FIFO (named pipe), not a regular file", failure.error
+    del inputs[later]
+    assert_outputs(inputs, tmp_path / "in", tmp_path / "out" / "in", set())
+
+
+def test_a_job_that_writes_nothing_makes_no_output_folders(engine: Engine, tmp_path: Path) -> None:
+    for sub in ("x", "y/z"):
+        write_inputs(tmp_path / "in" / sub, ["1.txt", "2.txt"])
+    (tmp_path / "out").mkdir()
+
+    run = run_job(engine, target_spec(tmp_path, "do_nothing"))
+
+    assert (run.finished.state, run.finished.done) == (JobState.COMPLETED, 4)
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_what_a_processor_prints_goes_to_the_log_per_file(engine: Engine, tmp_path: Path) -> None:
+    from batchmill.core.events import Log
+
+    write_inputs(tmp_path / "in", ["a.txt", "b.txt"])
+
+    run = run_job(engine, target_spec(tmp_path, "noisy_copy"))
+
+    assert run.finished.done == 2
+    printed = {e.message for e in run.of(Log) if "printed" in e.message}
+    for name in ("a.txt", "b.txt"):
+        [message] = [m for m in printed if m.startswith(f"{tmp_path / 'in' / name} printed")]
+        for line in (f"noise on stdout from {name}", f"noise on stderr from {name}", f"child noise for {name}",
+                     "child err"):
+            assert line in message, message
