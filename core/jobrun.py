@@ -385,10 +385,13 @@ class JobRun:
         if not force and len(self.done_records) < JOURNAL_FLUSH_ROWS and now - self.last_flush < JOURNAL_FLUSH_S:
             return
         done, failed = self.done_records, self.failed_records
-        self.done_records, self.failed_records = [], []
         self.last_flush = now
         if done or failed:
+            # Records and counts go in one transaction, and the records are let go only once it
+            # is written: a failed write leaves them for the next one, so the counts the journal
+            # holds are never ahead of its records.
             self.journal.record_files(self.job_id, done, failed, self.counts(), self.elapsed)
+            self.done_records, self.failed_records = [], []
             self.ledger.flush()
         else:
             self.journal.store_counts(self.job_id, self.counts(), self.elapsed)

@@ -133,7 +133,7 @@ def gone_within(pids: set[int], seconds: float) -> set[int]:
     return left
 
 
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT", "SIGTERM"])
 def test_nothing_a_job_started_outlives_its_cli(tmp_path: Path, how: str) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -153,6 +153,8 @@ def test_nothing_a_job_started_outlives_its_cli(tmp_path: Path, how: str) -> Non
         pids = pids_in(marks, ".worker") | pids_in(marks, ".child") | workers
         if how == "SIGKILL":
             cli.kill()
+        elif how == "SIGTERM":  # never hangs, though a file runs on with no --timeout
+            cli.send_signal(signal.SIGTERM)
         else:  # a terminal's Ctrl-C: SIGINT to the foreground process group
             os.killpg(cli.pid, signal.SIGINT)
         cli.wait(timeout=60)
@@ -161,8 +163,8 @@ def test_nothing_a_job_started_outlives_its_cli(tmp_path: Path, how: str) -> Non
             cli.kill()
 
     assert gone_within(pids, 10.0) == set(), f"left running after {how} of the CLI"
-    if how == "SIGINT":
-        assert cli.returncode == 130
+    if how != "SIGKILL":
+        assert cli.returncode == {"SIGINT": 130, "SIGTERM": 128 + signal.SIGTERM}[how]
 
 
 NOISY = '''
@@ -198,3 +200,22 @@ def test_what_processors_print_never_reaches_stdout_so_json_stays_one_object(tmp
         assert f"a child speaks for {name}" in done.stderr
     assert "bytes before this not shown" in done.stderr
     assert len(done.stderr) < 100_000
+
+
+def test_the_issues_240_byte_name_runs_and_resumes(tmp_path: Path) -> None:
+    """The reproduction of issue 12 item 1, as it was given: the command processor on a file whose
+    name is 244 bytes (its temporary name used to be 261)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name = "x" * 240 + ".txt"
+    (folder / name).write_text("x\n")
+    (folder / "short.txt").write_text("y\n")
+
+    done = subprocess.run(batchmill_cmd("run", "command", str(folder), "--output", str(tmp_path / "out"),
+                                        "--param", "cmd=cp {input} {output}", "--json"),
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["done"] == 2
+    assert (tmp_path / "out" / "in" / name).read_text() == "x\n"
+    assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == sorted([name, "short.txt"])
