@@ -28,6 +28,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -425,7 +426,8 @@ def _again(start: Callable[[Engine], str], progress: ProgressCallback | None, ho
     bootstrap(python)
     engine = _engine(home)
     try:
-        job = Job(engine, start(engine), progress)
+        with _journal_trouble_as_job_error():
+            job = Job(engine, start(engine), progress)
     except BaseException:
         engine.close()
         raise
@@ -434,7 +436,20 @@ def _again(start: Callable[[Engine], str], progress: ProgressCallback | None, ho
 
 
 def _engine(home: PathLike | None) -> Engine:
-    return Engine(Path(home).expanduser() if home is not None else None, file_events=True, keep_workers=False)
+    with _journal_trouble_as_job_error():
+        return Engine(Path(home).expanduser() if home is not None else None, file_events=True, keep_workers=False)
+
+
+@contextmanager
+def _journal_trouble_as_job_error() -> Iterator[None]:
+    """A journal that cannot be used means the job cannot start: the API's JobError, with the
+    journal's own message (which file, what to do)."""
+    from batchmill.core.journal_trouble import JournalError
+
+    try:
+        yield
+    except JournalError as exc:
+        raise JobError(str(exc)) from None
 
 
 def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], output: PathLike,
@@ -465,7 +480,8 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
                  root=root)
     engine = _engine(home)
     try:
-        job = Job(engine, engine.submit(spec, processor), progress)
+        with _journal_trouble_as_job_error():
+            job = Job(engine, engine.submit(spec, processor), progress)
     except BaseException:
         engine.close()
         raise
