@@ -224,7 +224,8 @@ def describe_engine_error(exc: BaseException, journal_path: Path) -> str:
     if isinstance(exc, JournalError):
         return str(exc)
     if isinstance(exc, sqlite3.Error):
-        return f"the journal {journal_path} failed: {exc} (free some space or fix the file, then batchmill resume)"
+        return (f"the journal {journal_path} failed: {exc} (free some space or fix the file, then run the job "
+                "again: outputs already made are skipped)")
     return f"unexpected engine error: {type(exc).__name__}: {exc}"
 
 

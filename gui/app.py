@@ -103,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_window(options)
 
 
+ENGINE_STOPPED_HEADLINE = ("Batchmill's engine stopped, and the jobs it held have ended (see the queue). "
+                           "Start the job again to go on.")
+
+
 def run_window(options: Options) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -137,7 +141,8 @@ def run_window(options: Options) -> int:
         bridge = Bridge(engine)
         window = MainWindow(bridge, Settings(env_home()))
         reporter.window = window
-        bridge.engine_stopped.connect(lambda error: reporter.show_error(f"the engine stopped: {error}", error))
+        bridge.engine_stopped.connect(lambda error: reporter.show_error(
+            f"the engine stopped: {error}", error, ENGINE_STOPPED_HEADLINE))
         reporter.install()
         apply_options(window, options)
         window.show()

@@ -382,6 +382,8 @@ class Bridge(QObject):
         batch.failures.add(event.job_id)
 
     def _on_engine_stopped(self, event: EngineStopped, batch: _TickBatch) -> None:
+        self.workers.keep_only(0)  # its workers went with it
+        batch.workers_touched = True
         if event.error is not None:
             batch.lines.append(("error", f"the engine stopped: {event.error}"))
             self.engine_stopped.emit(event.error)

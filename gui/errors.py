@@ -55,7 +55,8 @@ class ErrorReporter(QObject):
             return
         self.hook(args.exc_type, args.exc_value, args.exc_traceback)
 
-    def show_error(self, summary: str, details: str) -> None:
+    def show_error(self, summary: str, details: str, headline: str = "") -> None:
+        """``headline`` replaces the dialog's first sentence (the default: running jobs go on)."""
         self.reported.append(summary)
         if self.dialog is not None and self.dialog.isVisible():
             # One dialog at a time: later errors are added to it, not stacked on the screen.
@@ -66,8 +67,8 @@ class ErrorReporter(QObject):
         box = QMessageBox(self.window)
         box.setIcon(QMessageBox.Icon.Critical)
         box.setWindowTitle("Batchmill — unexpected error")
-        box.setText("Something went wrong inside Batchmill. Running jobs go on; "
-                    "please report this with the details below.")
+        box.setText(headline or "Something went wrong inside Batchmill. Running jobs go on; "
+                                "please report this with the details below.")
         box.setInformativeText(summary)
         box.setDetailedText(details[-MAX_DETAILS:])
         box.setStandardButtons(QMessageBox.StandardButton.Close)

@@ -37,3 +37,4 @@ def test_a_failing_engine_ends_the_job_in_the_window_and_says_why(window: MainWi
     assert row.error == "unexpected engine error: KeyError: 'a bug in the bookkeeping'"
     qtbot.waitUntil(lambda: ("error", "the engine stopped: unexpected engine error: KeyError: "
                                       "'a bug in the bookkeeping'") in lines)
+    assert window.bridge.workers.rowCount() == 0  # its workers went with it: no row says "idle"
