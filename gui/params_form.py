@@ -27,10 +27,14 @@ FLOAT_LIMIT = 1e12
 ERROR_STYLE = "color: #b3261e;"
 
 
+ACRONYMS = {"crs": "CRS", "icc": "ICC", "dpi": "DPI", "exif": "EXIF", "cog": "COG", "gdal": "GDAL"}
+
+
 def field_label(name: str) -> str:
-    """``max_size`` -> ``Max size``."""
-    words = name.replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
+    """``max_size`` -> ``Max size``; ``crs`` -> ``CRS``."""
+    words = [ACRONYMS.get(word, word) for word in name.replace("_", " ").split()]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 class FormError(ValueError):

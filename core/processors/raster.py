@@ -55,8 +55,9 @@ class RasterProcessor(Processor):
         Param("format", str, "gtiff", FORMATS, "gtiff: tiled GeoTIFF; cog: Cloud-Optimized GeoTIFF (always tiled, "
                                                "with overviews). The output's extension is .tif."),
         Param("crs", str, "", (), "Reproject to this CRS (EPSG:3857, a WKT or PROJ string); empty keeps the source's."),
-        Param("resolution", float, 0.0, (), "Pixel size in units of the output CRS; 0 lets GDAL choose (as gdalwarp).",
-              minimum=0),
+        # A string, not a float: a pixel size in degrees (0.0001) needs more digits than a number field shows.
+        Param("resolution", str, "", (), "Pixel size in units of the output CRS (metres, degrees…); empty lets GDAL "
+                                         "choose, as gdalwarp does."),
         Param("resampling", str, "nearest", RESAMPLINGS, "How pixels are resampled when reprojecting or resizing, "
                                                          "and for the overviews."),
         Param("compression", str, "deflate", COMPRESSIONS, "Compression of the output."),
@@ -87,6 +88,7 @@ class RasterProcessor(Processor):
             except CRSError as exc:
                 raise ParamError(f"parameter 'crs': not a CRS GDAL knows: {exc}") from None
         parse_nodata(values["nodata"])
+        values["resolution"] = parse_resolution(values["resolution"])
         if values["blocksize"] % 16:
             raise ParamError(f"parameter 'blocksize' must be a multiple of 16; got {values['blocksize']}")
         return values
@@ -96,6 +98,18 @@ class RasterProcessor(Processor):
 
     def output_name(self, params: Mapping[str, Any], name: str) -> str:
         return Path(name).stem + EXTENSION
+
+
+def parse_resolution(text: str | float) -> float:
+    """A positive pixel size, or 0.0 (empty) to let GDAL choose."""
+    word = str(text).strip()
+    try:
+        value = float(word) if word else 0.0
+    except ValueError:
+        value = -1.0
+    if value < 0 or value != value:  # negative, not a number, or NaN
+        raise ParamError(f"parameter 'resolution' must be a positive number or empty; got {text!r}")
+    return value
 
 
 def parse_nodata(text: str) -> tuple[bool, float | None]:

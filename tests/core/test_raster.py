@@ -303,6 +303,10 @@ def test_parameters_are_checked_and_the_extension_is_tif() -> None:
         processor.validate({"nodata": "lots"})
     with pytest.raises(ParamError, match="^parameter 'compression' must be one of deflate, lzw, zstd, none"):
         processor.validate({"compression": "jpeg2000"})
+    assert processor.validate({"resolution": "0.0001"})["resolution"] == 0.0001
+    assert processor.validate({})["resolution"] == 0.0
+    with pytest.raises(ParamError, match="^parameter 'resolution' must be a positive number or empty; got '-5'$"):
+        processor.validate({"resolution": "-5"})
     with pytest.raises(ParamError, match="^parameter 'blocksize' must be a multiple of 16; got 100$"):
         processor.validate({"blocksize": "100"})
 

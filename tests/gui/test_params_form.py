@@ -138,3 +138,10 @@ def test_each_processor_keeps_its_own_parameters(window: MainWindow, qtbot: QtBo
     assert "your own Python function" in window.task.description.text()
     choose_processor(qtbot, window, "checksum")
     assert window.task.form.values() == {"algorithm": "md5"}
+
+
+def test_labels_are_the_parameter_names_with_acronyms_spelt_out() -> None:
+    from batchmill.gui.params_form import field_label
+
+    assert [field_label(n) for n in ("max_size", "crs", "strip_metadata", "icc_profile")] == [
+        "Max size", "CRS", "Strip metadata", "ICC profile"]
