@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchmill.core.backends.base import BackendSettings, Lost
-from batchmill.core.messages import PayloadBroken, Progress, Results, RunBatch, Started
+from batchmill.core.messages import PayloadBroken, Printed, Progress, Results, RunBatch, Started
 
 POLL_S = 0.1  # how soon a running batch notices an abort
 ABORT_WAIT_S = 5.0  # for a killed Batchmill worker to be gone
@@ -56,7 +56,7 @@ class WorkerNews:
     address: str
     slot: int  # which of the Dask worker's threads (each holds its own Batchmill worker)
     pid: int | None  # of that Batchmill worker process
-    message: Started | Progress | Results | OnFile
+    message: Started | Progress | Printed | Results | OnFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,7 @@ class _BatchRunner:
                                                     POLL_S if deadline is None else min(POLL_S, deadline))
             done = False
             for _, message in self.local.collect(ready):
-                if isinstance(message, (Started, Progress)):
+                if isinstance(message, (Started, Progress, Printed)):
                     self.forward(message)
                 elif isinstance(message, Results):
                     self.results.append(message)

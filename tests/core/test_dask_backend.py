@@ -283,3 +283,16 @@ def test_dask_workers_sharing_a_machine_probe_a_new_output_folder_at_once(tmp_pa
             answers = list(pool.map(lambda _: probe_paths([str(tmp_path / "in")], output), range(8)))
         assert answers == [None] * 8
     assert list(tmp_path.rglob(".batchmill-probe-*")) == []
+
+
+def test_what_a_processor_prints_reaches_the_log_on_dask_too(engine: Engine, tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", good=2, bad=())
+    spec = JobSpec("test-target", (str(tmp_path / "in"),), str(tmp_path / "out"), params={"target": "noisy_copy"},
+                   workers=2, backend="dask")
+
+    run = run_job(engine, spec, timeout=60)
+
+    assert (run.finished.state, run.finished.done) == (JobState.COMPLETED, 2), run.finished
+    printed = [e.message for e in run.of(Log) if " printed:\n" in e.message]
+    assert sorted(m.split(" printed:")[0] for m in printed) == sorted(str(p) for p in (tmp_path / "in").iterdir())
+    assert all("noise on stdout from" in m and "child noise for" in m for m in printed), printed
