@@ -107,17 +107,19 @@ class Guardian:
         self._failed = not POSIX_GROUPS
 
     def watch(self, pgid: int) -> None:
-        self._tell(b"+%d\n" % pgid)
+        self._tell(b"+%d\n" % pgid, start=True)
 
     def unwatch(self, pgid: int) -> None:
-        self._tell(b"-%d\n" % pgid)
+        self._tell(b"-%d\n" % pgid, start=False)
 
-    def _tell(self, line: bytes) -> None:
+    def _tell(self, line: bytes, start: bool) -> None:
         with self._lock:
             if self._failed:
                 return
             try:
                 if self._popen is None and self._process is None:
+                    if not start:  # nothing watched: nothing to take back
+                        return
                     self._start()
                 if self._popen is not None:
                     assert self._popen.stdin is not None
