@@ -16,7 +16,7 @@ from typing import IO, Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-RUN_SIZE = 20_000  # items in memory before a run is spilled (~5 MiB of a checksum's results)
+RUN_SIZE = 10_000  # items in memory before a run is spilled (~3 MiB of a checksum's results)
 BLOCK = 256  # items per pickled block: what each run holds in memory while merging
 FAN_IN = 16  # runs of one size merged into one of the next: a merge never reads more runs at once
 

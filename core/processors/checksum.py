@@ -117,7 +117,7 @@ def manifest_bytes(entries: list[tuple[str, str]]) -> bytes:
 
 
 MANIFEST_PIECE = 10_000  # lines encoded at once
-SPOOL_BYTES = 16 << 20  # a manifest larger than this is made in a temporary file, not in memory
+SPOOL_BYTES = 1 << 20  # a manifest larger than this is made in a temporary file, not in memory
 COMPARE_BYTES = 1 << 20
 
 
@@ -190,7 +190,7 @@ def write_manifest(path: Path, text: bytes | _Spooled, count: int, overwrite: st
 
 class _Spooled:
     """A manifest made in pieces: held as bytes while small, in an anonymous temporary file past
-    SPOOL_BYTES (a million lines are ~100 MiB), so it can be compared with the one there and then
+    SPOOL_BYTES (a million lines are ~90 MiB), so it can be compared with the one there and then
     written without ever being one bytes object."""
 
     def __init__(self, pieces: Iterator[bytes]) -> None:
@@ -212,7 +212,7 @@ class _Spooled:
 
     def pieces(self) -> Iterator[bytes]:
         if self.file is None:
-            yield b"".join(self.small)
+            yield from self.small
             return
         self.file.seek(0)
         while piece := self.file.read(COMPARE_BYTES):
@@ -222,7 +222,7 @@ class _Spooled:
     def same_as(self, handle: IO[bytes]) -> bool:
         """Whether ``handle`` (read from its start) holds exactly these bytes; leaves it at the end."""
         same = True
-        for piece in self.pieces() if self.file is None else self._peek():
+        for piece in self.small if self.file is None else self._peek():
             if handle.read(len(piece)) != piece:
                 same = False
                 break
