@@ -16,6 +16,7 @@ in ``files``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -48,6 +49,9 @@ def split_list(data: bytes, null: bool) -> list[str]:
 def read_list(source: str, null: bool, stdin: BinaryIO) -> list[str]:
     """The names listed in the file ``source`` (``-``: stdin)."""
     if source == STDIN:
+        if stdin.isatty():  # typed by hand, or a forgotten pipe: say what it waits for
+            print("batchmill: reading the files to process from stdin, one a line (end with Ctrl-D)",
+                  file=sys.stderr)
         return split_list(stdin.read(), null)
     try:
         with open(source, "rb") as handle:
