@@ -413,7 +413,7 @@ class Journal:
         using the journal: VACUUM holds the write lock while it runs (their writes wait, within
         the busy timeout), and the WAL checkpoint that shrinks the file skips pages a reader
         still needs, so it never blocks one."""
-        with self._lock:
+        with self._lock, self._trouble():
             self._conn.execute("VACUUM")
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
