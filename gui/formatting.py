@@ -53,4 +53,4 @@ def describe_outcome(state: JobState, failed: int) -> str:
     return STATE_WORDS[state]
 
 
-WIDEST_OUTCOME = "completed, 9,999 failed"  # the State column is wide enough for this
+WIDEST_OUTCOME = "completed, 99 failed"  # the State column is wide enough for this (longer: see its tooltip)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,12 +250,16 @@ class JobsModel(QAbstractTableModel):
 
     @staticmethod
     def _tooltip(row: JobRow, column: Column) -> str | None:
-        if column is Column.STATE and row.error:
-            return row.error
+        if column is Column.STATE:
+            return row.error or describe_outcome(row.state, row.failed)
         runs_on = f"runs on {describe_backend(row.backend, row.scheduler)}"
         if column is Column.NAME:
             inputs = "\n".join(row.inputs)
-            return f"{row.name}\njob {row.job_id}\ninputs:\n{inputs}\noutput: {row.output}\n{runs_on}"
+            made = time.strftime("%Y-%m-%d %H:%M", time.localtime(row.created)) if row.created else "?"
+            total = row.progress.total
+            files = f"{total:,} files" if total else "files not counted yet"
+            return (f"{row.name}\njob {row.job_id}, made {made}\n{row.processor}, {files}\ninputs:\n{inputs}\n"
+                    f"output: {row.output}\n{runs_on}")
         if column is Column.PROCESSOR:
             return f"{row.processor}, {runs_on}"
         return None

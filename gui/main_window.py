@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence, QShowEvent,
+)
 from PySide6.QtWidgets import (
-    QApplication, QFileDialog, QGroupBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter,
-    QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
+    QApplication, QFileDialog, QFrame, QGroupBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
+    QSplitter, QSystemTrayIcon, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from batchmill.core.events import JobState
@@ -36,6 +38,8 @@ DEFAULT_SIZE = (1280, 800)
 NOTIFY_MS = 15_000
 SAVE_AFTER_START_MS = 1000
 SELFTEST_WAIT_AT_QUIT_S = 30.0
+TABS_MIN_PAGE = 48
+TOP_MIN_HEIGHT = 150  # the form's area at its smallest (it scrolls below its own size)
 FIRST_SPLIT = (390, 190, 170)  # what to do / queue / workers and log, at the first start's 1280x800
 
 
@@ -56,6 +60,7 @@ class MainWindow(QMainWindow):
         self.selftest_runner = SelftestRunner(self)
         self.opened_folders: list[str] = []
         self._closing = False
+        self._fitted = False
         self._status_shown: tuple[str, int, bool] = ("", -1, False)
         self.setWindowTitle("Batchmill")
         self.setWindowIcon(app_icon())
@@ -100,8 +105,17 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.workers_view, "Workers")
         self.tabs.addTab(self.log, "Log")
+        for page in (self.workers_view, self.log):
+            page.setMinimumHeight(TABS_MIN_PAGE)  # below its hint: a small window gives the queue its rows
+        # On a small screen the form scrolls rather than squeezing the queue to one row.
+        self.top_scroll = QScrollArea()
+        self.top_scroll.setWidget(self.top_splitter)
+        self.top_scroll.setWidgetResizable(True)
+        self.top_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.top_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.top_scroll.setMinimumHeight(TOP_MIN_HEIGHT)
         self.main_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.main_splitter.addWidget(self.top_splitter)
+        self.main_splitter.addWidget(self.top_scroll)
         self.main_splitter.addWidget(_group("Queue", self.queue))
         self.main_splitter.addWidget(self.tabs)
         self.main_splitter.setChildrenCollapsible(False)
@@ -420,13 +434,42 @@ class MainWindow(QMainWindow):
             self.tray.hide()
 
     # -- settings -----------------------------------------------------------------------------
+    def fit_to_screen(self) -> None:
+        """A restored (or default) geometry always fits the screen's available area: saved at one
+        scale factor and restored at another (QT_SCALE_FACTOR=2), 1280x800 became 2560x1600 on a
+        1920x1080 screen, with Start and the queue off it."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        available = screen.availableGeometry()
+        if self.isMaximized() or self.isFullScreen():
+            return
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()  # title bar, borders
+        width = min(self.width(), available.width() - extra_w)
+        height = min(self.height(), available.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, 1), max(height, 1))
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), available.left()), available.right() + 1 - frame.width())
+        y = min(max(frame.y(), available.top()), available.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(max(x, available.left()), max(y, available.top()))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:  # once shown, the frame's size (title bar, borders) is known: fit again
+            self._fitted = True
+            self.fit_to_screen()
+
     def restore_settings(self) -> None:
         geometry = self.settings.geometry()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(*DEFAULT_SIZE)
+        self.fit_to_screen()
         splitters = self.settings.splitters()
         if not splitters:
-            self.main_splitter.setSizes(list(FIRST_SPLIT))
+            self.main_splitter.setSizes(first_split(self.height(), self.top_splitter.minimumSizeHint().height()))
         for splitter, state in zip((self.main_splitter, self.top_splitter), splitters):
             splitter.restoreState(state)
         self.restore_scripts()
@@ -475,6 +518,17 @@ class MainWindow(QMainWindow):
         self.selftest_dialog.show()
         self.selftest_dialog.raise_()
         return self.selftest_dialog
+
+
+def first_split(height: int, form: int) -> list[int]:
+    """The first start's heights of form / queue / workers and log: FIRST_SPLIT at 1280x800; in a
+    smaller window the form keeps its own height (``form``: Start stays in sight), the queue most
+    of the rest and the workers and log the remainder."""
+    if height >= DEFAULT_SIZE[1]:
+        return list(FIRST_SPLIT)
+    usable = max(height - 110, 300)  # menu, status bar, the splitter's handles
+    rest = max(usable - form, 200)
+    return [usable - rest, rest * 2 // 3, rest - rest * 2 // 3]
 
 
 def _group(title: str, content: QWidget) -> QGroupBox:

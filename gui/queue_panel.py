@@ -19,6 +19,9 @@ from batchmill.gui.resources import icon
 from batchmill.gui.views import PlaceholderTableView
 
 BUTTON_VERBS = (Verb.PAUSE, Verb.RESUME, Verb.CANCEL, Verb.RETRY, Verb.REMOVE)  # in the order of the buttons below
+QUEUE_MIN_ROWS = 3  # rows the queue shows at the least (800x600 included)
+VISUAL_ORDER = (Column.NAME, Column.STATE, Column.PROGRESS, Column.RATE, Column.ETA, Column.DONE, Column.FAILED,
+                Column.TOTAL, Column.SKIPPED, Column.PROCESSOR)
 JOB_NAME_MIN_WIDTH = 200  # "checksum: survey-2026" whole, even at 800x600 (the table scrolls instead)
 STATE_PADDING = 28  # cell margins, the gap after the icon, and a little air
 
@@ -59,6 +62,13 @@ class QueuePanel(QWidget):
         for column, width in widths.items():
             self.table.setColumnWidth(column, width)
         self.table.stretch_column(Column.NAME, JOB_NAME_MIN_WIDTH)
+        # What an operator watches sits left, where a narrow window still shows it: the rate and
+        # ETA right after the bar; the counts after them.
+        for visual, column in enumerate(VISUAL_ORDER):
+            header.moveSection(header.visualIndex(column), visual)
+        rows_height = self.table.verticalHeader().defaultSectionSize() * QUEUE_MIN_ROWS
+        self.table.setMinimumHeight(header.sizeHint().height() + rows_height + 2 * self.table.frameWidth()
+                                    + self.table.horizontalScrollBar().sizeHint().height())
         # A job's processor ("python", "checksum · dask") is read whole: the column widens to fit.
         bridge.jobs.rowsInserted.connect(lambda *_: self.fit_processor_column())
         self.table.doubleClicked.connect(lambda index: self._emit_for_selected(self.details_requested))

@@ -89,7 +89,11 @@ def settle(app: object, seconds: float = 0.3) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "screenshots")
+    parser.add_argument("--size", default="1280x800", help="the window's size, WIDTHxHEIGHT (check 800x600 too)")
     args = parser.parse_args()
+    global SIZE
+    width, _, height = args.size.partition("x")
+    SIZE = (int(width), int(height))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     work = Path(tempfile.mkdtemp(prefix="batchmill-screens-"))
     os.environ["BATCHMILL_HOME"] = str(work / "home")
