@@ -34,6 +34,10 @@ class Options:
     output: str | None
     start: bool
     exit_when_done: bool
+    # The processor or its parameters cannot be used (a script that does not load). Without
+    # --start the window opens all the same and says so: started from a desktop entry, nobody
+    # reads stderr. With --start it is a usage error (exit 2), as for `batchmill run`.
+    problem: str | None = None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,11 +71,14 @@ def parse_options(argv: Sequence[str]) -> Options:
     for raw in args.inputs:
         if not Path(raw).exists():
             raise UsageError(f"input {raw} does not exist")
+    problem = None
     if args.processor is not None:
         try:
             get_processor(args.processor).validate(params)
         except (UnknownProcessor, ParamError) as exc:
-            raise UsageError(str(exc.args[0] if exc.args else exc)) from None
+            problem = str(exc.args[0] if exc.args else exc)
+            if args.start:
+                raise UsageError(problem) from None
     elif params:
         raise UsageError("--param needs --processor")
     if args.exit_when_done and not args.start:
@@ -81,6 +88,8 @@ def parse_options(argv: Sequence[str]) -> Options:
                                             ("--output", args.output)) if not value]
         if missing:
             raise UsageError(f"--start needs {', '.join(missing)}")
+    if problem is not None:
+        return Options(tuple(args.inputs), None, {}, args.output, False, False, problem)
     return Options(tuple(args.inputs), args.processor, params, args.output, args.start, args.exit_when_done)
 
 
@@ -100,7 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print(f"batchmill: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    return run_window(options)
+    if options.problem is not None:
+        print(f"batchmill gui: error: {options.problem}", file=sys.stderr)
+    code = run_window(options)
+    return EXIT_USAGE if options.problem is not None else code
 
 
 ENGINE_STOPPED_HEADLINE = ("Batchmill's engine stopped, and the jobs it held have ended (see the queue). "
@@ -146,6 +158,7 @@ def run_window(options: Options) -> int:
         reporter.install()
         apply_options(window, options)
         window.show()
+        show_options_problem(window, options)
         freeze_start_up_objects()
         outcome = _Outcome()
         launched_at = startup_probe()
@@ -181,6 +194,15 @@ def apply_options(window: Any, options: Options) -> None:
         window.task.set_output(str(Path(options.output).absolute()))
     if options.inputs:
         window.inputs.add_paths(list(options.inputs))
+
+
+def show_options_problem(window: Any, options: Options) -> Any:
+    """The command line's processor could not be used: said in the window (returns the dialog)."""
+    if options.problem is None:
+        return None
+    return window.show_problem("The processor on the command line cannot be used", options.problem,
+                               "Pick a processor in “What to do”, or fix the script and load it again "
+                               "(File → Load script…).")
 
 
 class _Outcome:

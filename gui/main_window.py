@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.resume_box: QMessageBox | None = None
         self.close_box: QMessageBox | None = None
         self.script_error_box: QMessageBox | None = None
+        self.problem_box: QMessageBox | None = None
         self.about_dialog: AboutDialog | None = None
         self.selftest_dialog: SelftestDialog | None = None
         self.selftest_runner = SelftestRunner(self)
@@ -272,7 +273,24 @@ class MainWindow(QMainWindow):
             self.notify(f"The output folder {folder} does not exist yet.")
             return
         self.opened_folders.append(folder)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(folder))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+            self.show_problem("The folder cannot be opened",
+                              f"No file manager could be started to open the output folder:\n{folder}",
+                              "Open it yourself, or install a desktop file manager (xdg-open).")
+
+    def show_problem(self, title: str, text: str, detail: str = "") -> QMessageBox:
+        """Something the window could not do, said in the window (not only on stderr, which a
+        desktop launch shows nobody)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        box.setText(text)
+        box.setInformativeText(detail)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setStandardButtons(QMessageBox.StandardButton.Close)
+        self.problem_box = box
+        box.open()
+        return box
 
     def _on_job_finished(self, job_id: str) -> None:
         row = self.bridge.jobs.job(job_id)

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from batchmill.gui.app import EXIT_USAGE, main
+from pytestqt.qtbot import QtBot
+
+from batchmill.gui.app import EXIT_USAGE, apply_options, main, parse_options, show_options_problem
+from batchmill.gui.main_window import MainWindow
 from gui_helpers import SCRIPTS, make_files
 
 
@@ -49,9 +52,10 @@ def test_gui_exit_when_done_exits_1_when_files_fail(tmp_path: Path, batchmill_ho
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--processor", "nope"], "unknown processor 'nope'"),
+    (["{inputs}", "--processor", "nope", "--start", "--output", "{out}"], "unknown processor 'nope'"),
     (["{missing}"], "input {missing} does not exist"),
-    (["{inputs}", "--processor", "checksum", "--param", "algorithm=crc"], "must be one of"),
+    (["{inputs}", "--processor", "checksum", "--param", "algorithm=crc", "--start", "--output", "{out}"],
+     "must be one of"),
     (["{inputs}", "--processor", "checksum", "--param", "algorithm"], "--param needs NAME=VALUE"),
     (["{inputs}", "--processor", "checksum", "--start"], "--start needs --output"),
     (["{inputs}", "--exit-when-done"], "--exit-when-done needs --start"),
@@ -60,6 +64,20 @@ def test_gui_exit_when_done_exits_1_when_files_fail(tmp_path: Path, batchmill_ho
 def test_bad_arguments_exit_2_with_a_message(args: list[str], message: str, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     inputs = make_files(tmp_path / "in", 1)
-    values = {"inputs": str(inputs), "missing": str(tmp_path / "missing")}
+    values = {"inputs": str(inputs), "missing": str(tmp_path / "missing"), "out": str(tmp_path / "out")}
     assert main([a.format(**values) for a in args]) == EXIT_USAGE
     assert message.format(**values) in capsys.readouterr().err
+
+
+def test_a_script_that_cannot_be_used_is_shown_in_the_window(window: MainWindow, qtbot: QtBot,
+                                                              tmp_path: Path) -> None:
+    # Started from a desktop entry nobody reads stderr: the window opens and says what is wrong.
+    bad = tmp_path / "bad.py"
+    bad.write_text("def process(src, dst):\n    return (\n")
+    options = parse_options(["--processor", "python", "--param", f"script={bad}"])
+    assert options.problem is not None and "bad.py" in options.problem
+    apply_options(window, options)
+    box = show_options_problem(window, options)
+    qtbot.waitUntil(box.isVisible)
+    assert box.text() == options.problem
+    assert "cannot be used" in box.windowTitle()

@@ -17,7 +17,7 @@ from batchmill.core.events import JobState
 from batchmill.gui.errors import ErrorReporter
 from batchmill.gui.main_window import MainWindow
 from gui_helpers import cell, drop_paths, make_files, only_job, set_up_python_job, worker_processes
-from batchmill.gui.jobs_model import Column
+from batchmill.gui.jobs_model import Column, JobRow
 
 
 def start_slow_job(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> str:
@@ -95,3 +95,17 @@ def test_open_output_opens_the_jobs_folder(window: MainWindow, qtbot: QtBot, tmp
     qtbot.waitUntil(lambda: cell(window, job_id, Column.STATE) == "completed", timeout=30_000)
     qtbot.mouseClick(window.queue.open_button, Qt.MouseButton.LeftButton)
     assert opened == [str(tmp_path / "out")]
+
+
+def test_open_output_without_a_file_manager_says_so_in_the_window(
+        window: MainWindow, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: False)  # no launcher on this machine
+    out = tmp_path / "out"
+    out.mkdir()
+    window.bridge.jobs.add(JobRow("j1", "a job", "checksum", str(out), state=JobState.COMPLETED, total=1, done=1))
+    window.queue.select("j1")
+    qtbot.mouseClick(window.queue.open_button, Qt.MouseButton.LeftButton)
+    box = window.problem_box
+    assert box is not None
+    qtbot.waitUntil(box.isVisible)
+    assert str(out) in box.text() and "No file manager" in box.text()
