@@ -35,7 +35,7 @@ from batchmill.core.events import FileStatus, JobState
 from batchmill.core.lifecycle import FINAL_STATES, Verb
 from batchmill.core.liveness import pid_alive, start_time
 from batchmill.core.paths import places
-from batchmill.core.journal_trouble import damaged, explain, folder_error, switch_to_wal
+from batchmill.core.journal_trouble import SQLITE_ERRORS, damaged, explain, folder_error, switch_to_wal
 from batchmill.core.spec import JobSpec
 
 BUSY_TIMEOUT_S = 60.0
@@ -241,7 +241,7 @@ class Journal:
         """SQLite errors leave as a JournalError that names this journal and what to do."""
         try:
             yield
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise explain(exc, self.path, BUSY_TIMEOUT_S) from None
 
     def _add_missing_columns(self) -> None:

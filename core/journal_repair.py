@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from batchmill.core.journal_trouble import SQLITE_ERRORS
+
 TABLES = ("jobs", "payloads", "file_records")  # what a journal is; the rest (index, view) is derived
 RECOVER_TIMEOUT_S = 600
 
@@ -46,7 +48,14 @@ class RecoverReport:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{quote(os.fspath(path))}?mode=ro", uri=True, isolation_level=None)
+    db = sqlite3.connect(f"file:{quote(os.fspath(path))}?mode=ro", uri=True, isolation_level=None)
+    # Damage can leave text that is not UTF-8: read it (with U+FFFD) rather than fail on it.
+    db.text_factory = _lenient_text
+    return db
+
+
+def _lenient_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 @contextmanager
@@ -78,19 +87,26 @@ def _check(path: Path) -> CheckReport:
     jobs: int | None = None
     try:
         db = _open_read_only(path)
-    except sqlite3.Error as exc:
-        return CheckReport(path, True, (str(exc),), None)
+    except SQLITE_ERRORS as exc:
+        return CheckReport(path, True, (_said(exc),), None)
     try:
         problems += [row[0] for row in db.execute("PRAGMA integrity_check(20)") if row[0] != "ok"]
         have = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         problems += [f"the table {name} is missing" for name in TABLES if name not in have]
         if "jobs" in have:
             jobs = db.execute("SELECT count(*) FROM jobs").fetchone()[0]
-    except sqlite3.Error as exc:
-        problems.append(str(exc))
+    except SQLITE_ERRORS as exc:
+        problems.append(_said(exc))
     finally:
         db.close()
     return CheckReport(path, True, tuple(problems), jobs)
+
+
+def _said(exc: Exception) -> str:
+    """SQLite's message; one quoting bytes that are not UTF-8 comes as a UnicodeDecodeError."""
+    if isinstance(exc, UnicodeDecodeError) and isinstance(exc.object, bytes):
+        return exc.object.decode("utf-8", "replace")
+    return str(exc)
 
 
 def recover_journal(path: Path) -> RecoverReport:
@@ -135,7 +151,7 @@ def _recover_row_by_row(path: Path, fresh: Path) -> None:
         with _no_trace(path):
             try:
                 src = _open_read_only(path)
-            except sqlite3.Error:
+            except SQLITE_ERRORS:
                 return  # nothing readable: the new journal starts empty
             try:
                 for table in TABLES:
@@ -150,7 +166,7 @@ def _copy_table(src: sqlite3.Connection, out: sqlite3.Connection, table: str) ->
     try:
         columns = [row[1] for row in src.execute(f"PRAGMA table_info({table})")]
         wanted = [row[1] for row in out.execute(f"PRAGMA table_info({table})")]
-    except sqlite3.Error:
+    except SQLITE_ERRORS:
         return
     shared = [c for c in columns if c in wanted]
     if not shared:
@@ -161,7 +177,7 @@ def _copy_table(src: sqlite3.Connection, out: sqlite3.Connection, table: str) ->
     try:
         for row in src.execute(f"SELECT {names} FROM {table}"):
             out.execute(insert, row)
-    except sqlite3.Error:
+    except SQLITE_ERRORS:
         _copy_by_rowid(src, out, table, names, insert)  # a damaged page: go round it
     out.execute("COMMIT")
 
@@ -169,12 +185,12 @@ def _copy_table(src: sqlite3.Connection, out: sqlite3.Connection, table: str) ->
 def _copy_by_rowid(src: sqlite3.Connection, out: sqlite3.Connection, table: str, names: str, insert: str) -> None:
     try:
         highest = src.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
-    except sqlite3.Error:
+    except SQLITE_ERRORS:
         return
     for rowid in range(1, highest + 1):
         try:
             row = src.execute(f"SELECT {names} FROM {table} WHERE rowid = ?", (rowid,)).fetchone()
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             continue
         if row is not None:
             out.execute(insert, row)

@@ -41,13 +41,27 @@ def damaged(path: Path, detail: str) -> JournalError:
         f"{OTHER_HOME.replace('you can write', 'of its own')} to start afresh", path)
 
 
-def explain(exc: sqlite3.Error, path: Path, busy_timeout_s: float) -> JournalError:
-    """The JournalError an SQLite error on ``path`` means."""
+# Errors the sqlite3 module raises about text: Batchmill stores only valid UTF-8 as text (a name
+# that is not goes in as a BLOB), so bytes that are not UTF-8 where text is kept mean damage.
+SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+_NOT_UTF8_COLUMN = "Could not decode to UTF-8"
+
+
+def explain(exc: sqlite3.Error | UnicodeDecodeError, path: Path, busy_timeout_s: float) -> JournalError:
+    """The JournalError an SQLite error on ``path`` means.
+
+    A ``UnicodeDecodeError`` is what the sqlite3 module raises when SQLite's own message quotes
+    bytes that are not UTF-8 (a flipped byte in the schema: "malformed database schema (jobs) -
+    near ...") instead of the error itself: the journal is damaged."""
+    if isinstance(exc, UnicodeDecodeError):
+        said = exc.object.decode("utf-8", "replace") if isinstance(exc.object, bytes) else str(exc)
+        return damaged(path, said)
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     detail = str(exc)
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB) or detail in ("file is not a database",
-                                                                "database disk image is malformed"):
+                                                                "database disk image is malformed") \
+            or detail.startswith(_NOT_UTF8_COLUMN):
         return damaged(path, detail)
     if primary == SQLITE_FULL:
         return JournalError(f"the journal {path} cannot be written: the disk is full ({detail}); free some space, "

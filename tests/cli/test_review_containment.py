@@ -1,0 +1,105 @@
+"""A hostile review of issue 12 on main: reproductions that still broke a promise, each run
+against the real ``batchmill`` CLI (real processes, real files, real SQLite).
+
+Damage that puts bytes which are not UTF-8 where SQLite keeps text (a schema, an error
+message, a row) made Python's sqlite3 raise ``UnicodeDecodeError`` instead of an
+``sqlite3.Error``: ``jobs``, ``run``, ``resume``, ``show``, ``retry`` and even ``journal
+check`` ended with a traceback and exit 1 (seen with 40 random bytes over a real journal, 3
+seeds of 12)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+EXIT_USAGE = 2
+
+
+def batchmill(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def journal_with_a_job(tmp_path: Path, home: Path) -> tuple[Path, str]:
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text("a\n")
+    done = batchmill("run", "checksum", str(inputs), "--output", str(tmp_path / "out"), "--json")
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.split('"job_id": "')[1].split('"')[0]
+    return home / "journal.sqlite3", job_id
+
+
+def not_utf8_in_the_schema(path: Path) -> None:
+    """The jobs table's CREATE statement with a byte that is not UTF-8 (as a flipped byte makes)."""
+    db = sqlite3.connect(path)
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchone()[0]
+    damaged = sql.encode().replace(b"(", b" \xec(", 1)  # a syntax error whose message quotes the byte
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute("UPDATE sqlite_master SET sql = CAST(? AS TEXT) WHERE name = 'jobs'", (damaged,))
+    db.commit()
+    db.close()
+
+
+def not_utf8_in_a_row(path: Path) -> None:
+    """A job's name whose bytes are not UTF-8, stored as TEXT (SQLite does not check)."""
+    db = sqlite3.connect(path)
+    db.execute("UPDATE jobs SET name = CAST(X'6a6f62ff' AS TEXT)")
+    db.commit()
+    db.close()
+
+
+def assert_named(result: subprocess.CompletedProcess[str], path: Path) -> None:
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert result.returncode == EXIT_USAGE, (result.returncode, result.stdout, result.stderr)
+    assert f"the journal {path} is damaged" in result.stderr, result.stderr
+    assert "batchmill journal recover" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["jobs", "show", "resume", "retry", "run"])
+def test_a_schema_that_is_not_utf8_is_a_damaged_journal(tmp_path: Path, batchmill_home: Path, command: str) -> None:
+    path, job_id = journal_with_a_job(tmp_path, batchmill_home)
+    not_utf8_in_the_schema(path)
+    kept = path.read_bytes()
+    words = {"jobs": ["jobs"], "show": ["show", job_id], "resume": ["resume", job_id], "retry": ["retry", job_id],
+             "run": ["run", "checksum", str(tmp_path / "inputs"), "--output", str(tmp_path / "out2")]}[command]
+
+    result = batchmill(*words)
+
+    assert_named(result, path)
+    assert path.read_bytes() == kept  # never replaced
+
+
+@pytest.mark.parametrize("command", ["jobs", "show"])
+def test_a_row_that_is_not_utf8_is_a_damaged_journal(tmp_path: Path, batchmill_home: Path, command: str) -> None:
+    path, job_id = journal_with_a_job(tmp_path, batchmill_home)
+    not_utf8_in_a_row(path)
+
+    result = batchmill(*(["jobs"] if command == "jobs" else ["show", job_id]))
+
+    assert_named(result, path)
+
+
+def test_journal_check_and_recover_name_a_schema_that_is_not_utf8(tmp_path: Path, batchmill_home: Path) -> None:
+    path, job_id = journal_with_a_job(tmp_path, batchmill_home)
+    not_utf8_in_the_schema(path)
+
+    check = batchmill("journal", "check")
+
+    assert "Traceback" not in check.stderr + check.stdout, check.stderr
+    assert check.returncode != 0, check.stdout
+    assert "malformed database schema" in check.stdout + check.stderr, (check.stdout, check.stderr)
+
+    recover = batchmill("journal", "recover")
+
+    assert "Traceback" not in recover.stderr + recover.stdout, recover.stderr
+    assert recover.returncode == 0, (recover.stdout, recover.stderr)
+    assert list(batchmill_home.glob("journal.sqlite3.damaged-*")), list(batchmill_home.iterdir())
+    listed = batchmill("jobs")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
