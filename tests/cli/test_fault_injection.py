@@ -77,6 +77,7 @@ class Job:
     outcome: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     unlisted: int = 0
+    history: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -135,20 +136,24 @@ def drive(job: Job, rng: random.Random, script: Path, marks: Path) -> None:
               "--job-name", job.name)
     kill_after = rng.uniform(0.3, 1.0) if rng.random() < KILL_SHARE else None
     code, out = run_maybe_killed(run, kill_after)
+    job.history.append(f"run (kill after {kill_after}): {code}")
     while code == -9:
         job.killed += 1
         job_id = job_id_named(job.name)
         if job_id is None:  # killed before the job was journaled (or `jobs` did not list it): run it again
             made = sorted(p.name[:12] for p in job.out.rglob("*") if p.is_file()) if job.out.exists() else []
             rows = journal_rows_named(job.name)
-            job.notes.append(f"killed after {kill_after:.2f} s, not listed by jobs; outputs then: {made}; "
-                             f"journal rows: {rows}")
+            if made or rows:  # the usual case is neither: killed while it started up
+                job.notes.append(f"killed after {kill_after:.2f} s, not listed by jobs; outputs then: {made}; "
+                                 f"journal rows: {rows}")
             job.unlisted += 1
             code, out = run_maybe_killed(run, None)
+            job.history.append(f"run again: {code}")
             continue
         job.resumes += 1
         again = rng.uniform(0.3, 0.8) if job.resumes < 3 and rng.random() < KILL_SHARE else None
         code, out = run_maybe_killed(cli("resume", job_id, "--json", "--quiet"), again)
+        job.history.append(f"resume (kill after {again}): {code}")
     assert code in (0, 1), (job.name, code, out)
     job.outcome = json.loads(out)
 
@@ -161,9 +166,12 @@ def check(job: Job) -> Counter[str]:
     outcome = job.outcome
     assert outcome["state"] == "completed", (job.name, outcome)
     bad = {name for name, kind in job.files.items() if kind in BAD_KINDS}
-    finished = (outcome["done"], outcome["failed"]) if not job.unlisted else (
-        outcome["done"] + outcome["skipped"], outcome["failed"])  # a killed run's outputs are skipped
-    assert finished == (len(job.files) - len(bad), len(bad)), (job.name, job.notes, outcome)
+    # A file whose output a killed run (or session) had already made may count as skipped (its
+    # output existed when it was planned): its output is checked below like any other.
+    finished = (outcome["done"] + outcome["skipped"], outcome["failed"])
+    assert finished == (len(job.files) - len(bad), len(bad)), (job.name, job.history, job.notes, outcome)
+    if outcome["skipped"]:
+        job.notes.append(f"{outcome['skipped']} skipped after {job.history}")
     out = job.out / job.folder.name
     for name, kind in job.files.items():
         dst = out / name
