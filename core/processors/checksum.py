@@ -160,12 +160,27 @@ class ChecksumProcessor(Processor):
         entries: SpillSorter[tuple[int, str, str]] = SpillSorter(_folder_and_name)
         for root_index, src, digest in results:
             entries.add((folder_of[root_index], src[cut[root_index]:], str(digest)))
-        lines = []
+        lines, failed = [], []
         for folder_index, group in itertools.groupby(entries.sorted(), key=_folder):
             count = [0]
             text = _Spooled(_manifest_pieces(group, count))
-            lines.append(write_manifest(folders[folder_index] / manifest, text, count[0], overwrite))
+            path = folders[folder_index] / manifest
+            try:
+                lines.append(write_manifest(path, text, count[0], overwrite))
+            except OSError as exc:  # this folder's manifest only: the other folders' are still written
+                text.close()
+                failed.append(f"cannot write the manifest {path}: {exc.strerror or exc}")
+        if failed:
+            written = f" ({len(lines)} other manifest{'s' if len(lines) > 1 else ''} written)" if lines else ""
+            raise ManifestError("; ".join(failed) + written)
         return lines
+
+
+class ManifestError(OSError):
+    """One or more manifests could not be written; the message names each and why."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def write_manifest(path: Path, text: bytes | _Spooled, count: int, overwrite: str) -> str:
@@ -209,6 +224,10 @@ class _Spooled:
                 self.file.write(piece)
             else:
                 self.small.append(piece)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
 
     def pieces(self) -> Iterator[bytes]:
         if self.file is None:

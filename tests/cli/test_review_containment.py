@@ -103,3 +103,24 @@ def test_journal_check_and_recover_name_a_schema_that_is_not_utf8(tmp_path: Path
     assert list(batchmill_home.glob("journal.sqlite3.damaged-*")), list(batchmill_home.iterdir())
     listed = batchmill("jobs")
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+
+
+def test_a_manifest_that_cannot_be_written_loses_no_other_folder_s_manifest(tmp_path: Path) -> None:
+    """Two dropped folders; the first one's manifest cannot be written (a folder stands where it
+    goes): the second one's is written all the same, and the job's error names the manifest
+    and why in plain words, not an errno tuple of temporary names."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "a.txt").write_text(f"{folder.name}\n")
+    out = tmp_path / "out"
+    (out / "first" / "SHA256SUMS").mkdir(parents=True)
+
+    result = batchmill("run", "checksum", str(first), str(second), "--output", str(out), "--overwrite", "replace")
+
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == EXIT_USAGE, (result.returncode, result.stderr)
+    assert (out / "second" / "SHA256SUMS").read_text().endswith("  a.txt\n")
+    assert f"cannot write the manifest {out / 'first' / 'SHA256SUMS'}: Is a directory" in result.stderr, result.stderr
+    assert ".bmpart" not in result.stderr, result.stderr
+    assert sorted(p.name for p in (out / "first").iterdir()) == ["SHA256SUMS"]  # no temporary left
