@@ -251,7 +251,7 @@ class JobRun:
                 self.fail(file_id, failures[file_id], duration, size)
                 continue
             root, src, dst = entries.pop(file_id)
-            ledger_done(root, src, dst, made, value)
+            ledger_done(root, src, dst, made, value, size)
             if results is not None:
                 results.add((file_id, root, src, value))
             attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1

@@ -7,7 +7,7 @@ Two tables, added beside the job log (an older journal gains them when first ope
   payload hash; for a ``python`` script the hash of the script's text, since dill's bytes for
   a function loaded from a file differ from one process to the next), stored once under the
   hash of the four.
-- ``outputs``: one row per output, the latest wins: the input as it was when the file was
+- ``outputs``: one row per output, the latest wins (written through ``output_log``, below): the input as it was when the file was
   planned, the recipe, the output's size and mtime when it was made, the function's result
   and the job. An output is its file; for a processor that makes none per input (checksum,
   whose per-folder manifest is built from the results) it is the input within the output
@@ -56,7 +56,17 @@ CREATE TABLE IF NOT EXISTS outputs (
     reason TEXT  -- why it was made (again): --overwrite changed's verdict
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outputs_by_input ON outputs (input);
+CREATE TABLE IF NOT EXISTS output_log (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    data TEXT NOT NULL  -- a JSON list of LOGGED records, folded into outputs before anyone reads it
+);
 """
+# What a running job writes: one row of output_log per journal flush, a JSON list of
+# [target, output, input, in_size, in_mtime_ns, in_hash, out_size, out_mtime_ns, result, made, reason].
+# A row of outputs per file cost the engine thread ~5 µs a file (two B-tree inserts of long
+# text keys), as much as hashing a small file; a JSON list costs well under one. The list is
+# folded into outputs (its recipe from job_recipes) by the first reader that needs it.
 OUTPUT_COLUMNS = ("target", "output", "input", "in_size", "in_mtime_ns", "in_hash", "recipe", "out_size",
                   "out_mtime_ns", "result", "job_id", "made", "reason")
 
@@ -190,6 +200,7 @@ class ProvenanceStore:
             for statement in filter(None, (s.strip() for s in SCHEMA.split(";"))):
                 db.execute(statement)
         self._recipes: dict[str, Recipe | None] = {}
+        self._folded = False
 
     # -- recipes ------------------------------------------------------------
     def save_recipe(self, job_id: str, recipe: Recipe) -> None:
@@ -212,11 +223,13 @@ class ProvenanceStore:
 
     # -- outputs ------------------------------------------------------------
     def get(self, target: str) -> OutputRecord | None:
+        self.fold()
         rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE target = ?",
                                  (sql_path(target),))
         return _record(rows[0]) if rows else None
 
     def by_input(self, path: str) -> list[OutputRecord]:
+        self.fold()
         rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE input = ? "
                                  "ORDER BY made DESC", (sql_path(path),))
         return [_record(row) for row in rows]
@@ -225,15 +238,41 @@ class ProvenanceStore:
         return self.get(path)
 
     def of_job(self, job_id: str) -> Iterator[OutputRecord]:
+        self.fold()
         rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE job_id = ?", (job_id,))
         return (_record(row) for row in rows)
 
-    def put(self, rows: Iterable[tuple[Any, ...]]) -> None:
-        """rows: tuples in OUTPUT_COLUMNS order, result already JSON text."""
+    def append(self, job_id: str, records: list[list[Any]]) -> None:
+        """Files a job finished (see output_log): one row, cheap, on the engine thread."""
+        try:
+            data = json.dumps(records, default=repr)
+        except ValueError:  # a result that contains itself: kept as its repr
+            data = json.dumps([[*r[:8], repr(r[8]), *r[9:]] for r in records], default=repr)
         with self.journal.write_transaction() as db:
+            db.execute("INSERT INTO output_log (job_id, data) VALUES (?, ?)", (job_id, data))
+
+    def fold(self) -> None:
+        """Move what jobs logged into ``outputs``, once per store (later rows win)."""
+        if self._folded:
+            return
+        self._folded = True
+        with self.journal.write_transaction() as db:
+            logged = db.execute("SELECT id, job_id, data FROM output_log ORDER BY id").fetchall()
+            if not logged:
+                return
+            recipes = dict(db.execute("SELECT job_id, recipe FROM job_recipes WHERE job_id IN "
+                                      "(SELECT DISTINCT job_id FROM output_log)").fetchall())
+            rows = []
+            for _id, job_id, data in logged:
+                recipe = recipes.get(job_id, "")
+                for (target, output, src, in_size, in_mtime, in_hash, out_size, out_mtime, result, made,
+                     reason) in json.loads(data):
+                    rows.append((target, output, src, in_size, in_mtime, in_hash, recipe, out_size, out_mtime,
+                                 result_json(result), job_id, made, reason))
             db.executemany(f"INSERT OR REPLACE INTO outputs ({', '.join(OUTPUT_COLUMNS)}) "
                            f"VALUES ({', '.join('?' * len(OUTPUT_COLUMNS))})",
                            [(sql_path(row[0]), sql_path(row[1]), sql_path(row[2]), *row[3:]) for row in rows])
+            db.execute("DELETE FROM output_log WHERE id <= ?", (logged[-1][0],))
 
 
 def sql_path(path: Any) -> Any:
