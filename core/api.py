@@ -597,6 +597,14 @@ class Preview:
         self._finish()
         return self._tally.collisions
 
+    @property
+    def estimate_s(self) -> float | None:
+        """About how many seconds the files to run would take (from the journal's history of
+        this processor), or None without history."""
+        self._finish()
+        guess = self._setup.estimate(self._tally)
+        return None if guess is None else float(guess.seconds)
+
 
 def preview(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], output: PathLike, *,
             params: Mapping[str, Any] | None = None, overwrite: Overwrite = "skip", name: str | None = None,

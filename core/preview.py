@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from batchmill.core.estimate import CostModel, Estimate, cost_model, estimate
 from batchmill.core.freshness import Freshness, open_freshness
 from batchmill.core.journal import Journal
 from batchmill.core.inputs_guard import InputGuard
@@ -63,6 +64,14 @@ class FileVerdict:
     reason: str = ""
     other_input: str | None = None  # a collision: the input that claimed the output first
     size: int = -1  # the input's size in bytes (-1: not measured)
+    folder: str | None = None  # a processor without per-file outputs: the folder of its per-folder output
+
+    @property
+    def destination(self) -> str:
+        """Where the output goes, for people: the file, or the folder of a per-folder output."""
+        if self.output:
+            return self.output
+        return f"{self.folder}{os.sep} (per-folder output)" if self.folder else ""
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"verdict": self.verdict.value, "input": self.input, "output": self.output,
@@ -71,6 +80,8 @@ class FileVerdict:
             data["other_input"] = self.other_input
         if self.size >= 0:
             data["size"] = self.size
+        if self.folder is not None:
+            data["folder"] = self.folder
         return data
 
 
@@ -122,6 +133,11 @@ class PreviewSetup:
     params: dict[str, Any]
     roots: list[RootOutput]
     freshness: Freshness | None  # --overwrite changed: the journal's records of earlier outputs
+    cost: CostModel | None = None  # from the journal's history of this processor (None: no history)
+
+    def estimate(self, tally: Tally) -> Estimate | None:
+        """How long the files to run would take (after the preview has counted them)."""
+        return estimate(self.cost, tally.to_run, tally.bytes_to_run, self.spec.workers)
 
 
 def set_up(spec: JobSpec, journal: Journal | None, processor: Processor | None = None) -> PreviewSetup:
@@ -134,7 +150,8 @@ def set_up(spec: JobSpec, journal: Journal | None, processor: Processor | None =
     freshness = None
     if spec.overwrite is Overwrite.CHANGED and journal is not None:
         freshness = open_freshness(journal, spec, processor, params, roots)
-    return PreviewSetup(spec, processor, params, roots, freshness)
+    cost = cost_model(journal, processor.name, processor.identity(params)) if journal is not None else None
+    return PreviewSetup(spec, processor, params, roots, freshness, cost)
 
 
 def iter_preview(setup: PreviewSetup) -> Iterator[FileVerdict]:
@@ -183,13 +200,14 @@ def _verdict(setup: PreviewSetup, planner: Planner, root: RootOutput, out_base: 
             return FileVerdict(Verdict.REFUSED, src, None, str(exc), size=size)
     if status == SKIPPED:
         return FileVerdict(Verdict.KEEP, src, dst, "the output exists; --overwrite skip keeps it", size=size)
+    folder = str(root.output) if dst is None else None
     if setup.freshness is not None:
         fresh = setup.freshness.check(root.index, src, dst)
         verdict = Verdict.UP_TO_DATE if fresh.up_to_date else Verdict.NEW if fresh.new else Verdict.CHANGED
-        return FileVerdict(verdict, src, dst, fresh.reason, size=size)
+        return FileVerdict(verdict, src, dst, fresh.reason, size=size, folder=folder)
     if dst is None:
-        return FileVerdict(Verdict.NEW, src, None, "runs (this processor makes no file of its own per input)",
-                           size=size)
+        return FileVerdict(Verdict.NEW, src, None, "runs; its result goes into the per-folder output", size=size,
+                           folder=folder)
     if spec.overwrite is Overwrite.RENAME:
         rel_dir, name = os.path.split(relpath)
         natural = os.path.join(out_base, rel_dir, preview_output(spec, setup.processor, setup.params, name) or name)
@@ -251,7 +269,7 @@ def format_verdict(verdict: FileVerdict) -> str:
     label = f"{verdict.verdict.value:<22}"
     if verdict.input is None:
         return f"{label} {verdict.reason}"
-    target = f" -> {verdict.output}" if verdict.output else ""
+    target = f" -> {verdict.destination}" if verdict.destination else ""
     why = f"  ({verdict.reason})" if verdict.reason and verdict.verdict is not Verdict.SCAN_SKIPPED else ""
     if verdict.verdict is Verdict.SCAN_SKIPPED:
         why = f"  ({verdict.reason})"
@@ -305,10 +323,16 @@ def print_preview(spec: JobSpec, json_lines: bool, out: TextIO, err: TextIO) -> 
                 out.write(format_verdict(verdict) + "\n")
 
         tally = run_preview(setup, emit)
+        guess = setup.estimate(tally)
         if json_lines:
-            print(json.dumps({"type": "summary", **tally.as_json(), "output": spec.output}), file=out)
+            print(json.dumps({"type": "summary", **tally.as_json(), "output": spec.output,
+                              "estimate": guess.as_json() if guess else None}), file=out)
         else:
             print(f"dry run: {tally.line()}; nothing was run", file=out)
+            if guess is not None:
+                print(guess.line(), file=out)
+            elif tally.to_run:
+                print(f"estimate: none yet (no earlier job of {setup.processor.name} in the journal)", file=out)
         if tally.collisions:
             print(f"batchmill: error: {tally.collisions} input(s) would write an output another input writes, or "
                   "onto an input; the job would not start (see the collision and refused lines)", file=err)

@@ -69,6 +69,7 @@ def test_dry_run_gives_each_file_its_verdict_and_runs_nothing(tmp_path: Path, ca
     assert files[str(folder / "scratch.tmp")]["reason"] == "--exclude *.tmp"
     assert summary["counts"]["up to date"] == 1 and summary["counts"]["collision"] == 1
     assert summary["to_run"] == 2 and summary["files"] == 4
+    assert summary["estimate"]["files"] == 2 and summary["estimate"]["history_files"] == 1  # from the first run
     assert result.returncode == 2  # the job itself would not start: twin.out is claimed twice
     assert "would not start" in result.stderr
     assert not calls.exists(), "a dry run ran the processor"
@@ -91,7 +92,8 @@ def test_dry_run_text_names_the_full_destination_and_the_counts(tmp_path: Path, 
     lines = result.stdout.splitlines()
     assert f"{folder / 'a.txt'} -> {out / 'in' / 'a.txt'}" in lines[0] and lines[0].startswith("kept")
     assert f"{folder / 'sub' / 'b.txt'} -> {out / 'in' / 'sub' / 'b.txt'}" in lines[1] and lines[1].startswith("new")
-    assert lines[-1] == "dry run: 2 files, 1 to run: 1 new, 1 kept; nothing was run"
+    assert lines[-2] == "dry run: 2 files, 1 to run: 1 new, 1 kept; nothing was run"
+    assert lines[-1] == "estimate: none yet (no earlier job of python in the journal)"
     assert not calls.exists()
     assert (out / "in" / "a.txt").read_text() == "old output\n"
 
