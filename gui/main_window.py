@@ -28,6 +28,7 @@ from batchmill.gui.inputs_panel import InputsPanel, accept_paths
 from batchmill.gui.jobs_model import JobRow
 from batchmill.gui.params_form import FormError
 from batchmill.gui.presets_menu import PresetsMenu
+from batchmill.gui.preview_dialog import PreviewDialog, open_preview
 from batchmill.gui.queue_panel import QueuePanel
 from batchmill.gui.resources import app_icon
 from batchmill.gui.settings import Settings
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.tray = self._make_tray()
 
         self.task.start_requested.connect(self.start_job)
+        self.task.preview_requested.connect(self.preview_job)
         self.task.workers_changed.connect(bridge.set_workers)
         self.task.output_changed.connect(self.inputs.set_output)
         self.inputs.sample_changed.connect(lambda: self.task.set_sample(*self.inputs.sample()))
@@ -244,6 +246,18 @@ class MainWindow(QMainWindow):
         # Later, not inside the click: writing the INI takes a busy window's thread 10-20 ms.
         QTimer.singleShot(SAVE_AFTER_START_MS, self.save_settings)
         return job_id
+
+    def preview_job(self) -> PreviewDialog | None:
+        """Show what Start would do to every file (its Start button queues the job)."""
+        try:
+            spec = self.task.build_spec(self.inputs.inputs(), self.inputs.include(), self.inputs.exclude(),
+                                        self.inputs.recursive())
+        except FormError:
+            return None
+        except ValueError as exc:
+            self.task.show_message(str(exc))
+            return None
+        return open_preview(spec, self.bridge.engine.journal.home, self.start_job, self)
 
     def resume_job(self, job_id: str) -> None:
         try:

@@ -24,7 +24,8 @@ from batchmill.gui.output_names import OutputNamesField
 from batchmill.gui.params_form import ERROR_STYLE, FormError, ParamsForm
 from batchmill.gui.resources import icon
 
-OVERWRITE_LABELS = {
+OVERWRITE_LABELS = {  # the first is the default
+    Overwrite.CHANGED: "Redo only what changed",
     Overwrite.SKIP: "Skip files whose output exists",
     Overwrite.REPLACE: "Replace existing outputs",
     Overwrite.RENAME: "Keep both (new output gets a free name)",
@@ -49,6 +50,7 @@ def names_depend_on_params(processor: Processor) -> bool:
 
 class TaskPanel(QWidget):
     start_requested = Signal()
+    preview_requested = Signal()  # what Start would do to every file (batchmill.gui.preview_dialog)
     processor_changed = Signal(str)
     workers_changed = Signal(int)
     output_changed = Signal(str)
@@ -121,6 +123,10 @@ class TaskPanel(QWidget):
         self.start_button.setDefault(True)
         self.start_button.setToolTip("Queue a job with these inputs and settings; jobs run one after another")
         self.start_button.clicked.connect(self.start_requested)
+        self.preview_button = QPushButton("Preview…")
+        self.preview_button.setToolTip("What Start would do to every file: new, up to date, collisions…; "
+                                       "nothing runs")
+        self.preview_button.clicked.connect(self.preview_requested)
         self.message = QLabel()
         self.message.setStyleSheet(ERROR_STYLE)
         self.message.setWordWrap(True)
@@ -136,7 +142,13 @@ class TaskPanel(QWidget):
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addRow("Output folder:", output_row)
         bottom.addRow("Output names:", self.names)
-        bottom.addRow("If output exists:", self.overwrite_combo)
+        # The longest policy's words would widen the window's minimum by the Preview button beside it.
+        self.overwrite_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.overwrite_combo.setMinimumContentsLength(16)
+        overwrite_row = QHBoxLayout()
+        overwrite_row.addWidget(self.overwrite_combo, 1)
+        overwrite_row.addWidget(self.preview_button)  # what the policy would do, file by file
+        bottom.addRow("If output exists:", overwrite_row)
         workers_row = QHBoxLayout()
         workers_row.addWidget(self.workers_spin)
         workers_row.addSpacing(12)
