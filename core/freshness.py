@@ -29,8 +29,13 @@ from batchmill.core.provenance import (
     OutputRecord, ProvenanceStore, Recipe, make_recipe, target_for,
 )
 from batchmill.core.spec import JobSpec, Overwrite
+from batchmill.core.spill import SpillSorter
 
 HASH_CHUNK = 1 << 20
+# Inputs whose stat (taken when checked) is kept until they finish: beyond this many, a file's
+# input is stat-ed again when it finishes, so memory stays flat in a first run of a million files
+# (an input edited while it runs can then pass for up to date; below the bound it cannot).
+CHECKED_KEPT = 100_000
 Stat = tuple[int, int]  # (size, mtime in ns)
 
 
@@ -163,7 +168,8 @@ class OutputLedger:
                           if spec.overwrite is Overwrite.CHANGED else None)
         self.checked: dict[str, tuple[Stat, str]] = {}  # input -> (its stat, why it runs), until it finishes
         self.finished: list[tuple[int, str, str | None, bool, Any, int | None]] = []  # not recorded yet
-        self.reused: list[tuple[int, str, Any]] = []  # (root, input, result) of up-to-date files
+        # (root, input, result) of up-to-date files, for a final per-folder step (spilled past a bound)
+        self.reused: SpillSorter[tuple[int, str, Any]] = SpillSorter(_root_and_input)
         self.up_to_date = 0
 
     def filter(self, plan: Iterator[PlannedFile], keep_results: bool,
@@ -179,10 +185,10 @@ class OutputLedger:
                 if fresh.up_to_date:
                     self.up_to_date += 1
                     if keep_results and fresh.record is not None:
-                        self.reused.append((planned.root, planned.src, fresh.record.result))
+                        self.reused.add((planned.root, planned.src, fresh.record.result))
                     yield planned._replace(status=SKIPPED)
                     continue
-                if fresh.stat is not None:
+                if fresh.stat is not None and len(self.checked) < CHECKED_KEPT:
                     self.checked[planned.src] = (fresh.stat, fresh.reason)
             yield planned
         log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
@@ -208,11 +214,13 @@ class OutputLedger:
         and mtime: two stats a file on the engine thread made a job of 20,000 small files 25 %
         slower, and only such a job reads them back."""
         checked = self.checked.pop(src, None)
-        if checked is None:
-            stat: Stat | tuple[int | None, None] = (size, None)
-            reason = None
-        else:
+        stat: Stat | tuple[int | None, None] | None
+        if checked is not None:
             stat, reason = checked
+        elif self.freshness is not None:  # past CHECKED_KEPT, or a resumed job's file
+            stat, reason = _stat(src) or (size, None), None
+        else:
+            stat, reason = (size, None), None
         in_hash = None
         if self.hash_inputs:
             try:
@@ -223,6 +231,10 @@ class OutputLedger:
         return [target_for(self.roots[root], src, dst), dst if made else None, src,
                 stat[0], stat[1], in_hash,
                 out[0] if out else None, out[1] if out else None, value, now, reason]
+
+
+def _root_and_input(item: tuple[int, str, Any]) -> tuple[int, str]:
+    return item[0], item[1]
 
 
 def _stat(path: str, follow: bool = True) -> Stat | None:

@@ -169,7 +169,7 @@ class JobRun:
             elif rec.state is FileStatus.SKIPPED:
                 self.skipped += 1
                 if self.keeps_results and self.ledger.freshness is not None:  # up to date: its result counts
-                    self.ledger.reused.append((rec.root, rec.input,
+                    self.ledger.reused.add((rec.root, rec.input,
                                                self.ledger.recorded_result(rec.root, rec.input, rec.output)))
             elif rec.state is FileStatus.FAILED:
                 self.failed += 1
@@ -336,7 +336,7 @@ class JobRun:
     def done_results(self) -> Iterator[tuple[int, str, Any]]:
         """(root index, input, result) of every file done, in planning order (see keeps_results)."""
         yield from ((root, src, value) for _idx, root, src, value in self.results.sorted())
-        yield from self.ledger.reused  # up to date (--overwrite changed): as recorded when they were made
+        yield from self.ledger.reused.sorted()  # up to date (--overwrite changed): as recorded when made
 
     def should_halt(self) -> bool:
         failed, total = self.failed - self.halt_base[0], self.total - self.halt_base[1]
