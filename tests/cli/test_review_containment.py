@@ -124,3 +124,18 @@ def test_a_manifest_that_cannot_be_written_loses_no_other_folder_s_manifest(tmp_
     assert f"cannot write the manifest {out / 'first' / 'SHA256SUMS'}: Is a directory" in result.stderr, result.stderr
     assert ".bmpart" not in result.stderr, result.stderr
     assert sorted(p.name for p in (out / "first").iterdir()) == ["SHA256SUMS"]  # no temporary left
+
+
+def test_a_full_journal_s_advice_names_a_command_that_works(tmp_path: Path) -> None:
+    """The full-disk message said "free some space, then `batchmill resume` continues an
+    interrupted job"; but the job it stopped is recorded as error, which the lifecycle table does
+    not let `resume` pick ("there is no interrupted or halted job to resume", exit 2)."""
+    from batchmill.core.journal_trouble import explain
+
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13  # type: ignore[attr-defined]
+    message = str(explain(full, tmp_path / "journal.sqlite3", 5.0))
+
+    assert f"the journal {tmp_path / 'journal.sqlite3'} cannot be written: the disk is full" in message
+    assert "`batchmill resume`" not in message, message
+    assert "run the job again" in message, message
