@@ -566,7 +566,11 @@ def _json_safe(record: Sequence[Any]) -> list[Any]:
         json.dumps(record, default=repr)
         return list(record)
     except ValueError:
+        pass
+    try:
         return [*record[:-1], repr(record[-1])]
+    except ValueError as exc:  # an int past the digit limit: its repr raises too; never end the job for it
+        return [*record[:-1], f"<a result that cannot be written as text: {exc}>"]
 
 
 def _load_result(text: str | None) -> Any:

@@ -27,6 +27,10 @@ from batchmill.core.messages import Failure, FailureKind
 MAX_RESULT_ENV = "BATCHMILL_MAX_RESULT_BYTES"
 DEFAULT_MAX_RESULT_BYTES = 1 << 20
 _SCALARS = (type(None), bool, int, float)
+# CPython converts an int of more than this many digits to text only if told to (a limit of the
+# process, not of the value: a worker's processor may raise it, the engine's never does).
+_INT_DIGITS = 4300
+_INT_BITS = 14_284  # an int of at most this many bits has at most _INT_DIGITS digits
 _ESCAPED_CHAR = 6  # the longest a character can become in JSON text: \uXXXX
 
 
@@ -56,6 +60,9 @@ def journal_form(value: Any, cap: int) -> tuple[Any, Failure | None]:
     """``value`` as the journal will keep it, or the Failure that says why it cannot be."""
     kind = type(value)
     if kind in _SCALARS:
+        if kind is int and value.bit_length() > _INT_BITS:  # str() of it raises in the engine
+            return None, _unrecordable(ValueError(f"an int of {value.bit_length():,} bits has more than "
+                                                  f"{_INT_DIGITS:,} digits, more than JSON text of it may have"))
         return value, None
     if kind is str:
         if len(value) * _ESCAPED_CHAR <= cap or len(json.dumps(value)) <= cap:

@@ -9,6 +9,7 @@ seeds of 12)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -139,3 +140,56 @@ def test_a_full_journal_s_advice_names_a_command_that_works(tmp_path: Path) -> N
     assert f"the journal {tmp_path / 'journal.sqlite3'} cannot be written: the disk is full" in message
     assert "`batchmill resume`" not in message, message
     assert "run the job again" in message, message
+
+
+HUGE_INT_SCRIPT = '''
+def process(src, dst):
+    dst.write_text("made")
+    if src.stem == "huge":
+        return 10 ** 100000  # str() of it raises ValueError: past the 4,300-digit limit
+    if src.stem == "nested":
+        return {"n": 10 ** 100000}
+    return len(src.name)
+'''
+
+
+def test_an_int_too_long_to_write_fails_its_own_file(tmp_path: Path) -> None:
+    """A processor returning 10**100000 ended the whole job: the worker let every int through
+    as JSON-ready, and the journal's json.dumps (then repr) of it raised ValueError in the
+    engine: 'unexpected engine error: ValueError: Exceeds the limit (4300 digits) for integer
+    string conversion', exit 2, and the files done before it recorded as pending."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("a", "huge", "nested", "z"):
+        (inputs / f"{name}.txt").write_text(name)
+    script = tmp_path / "huge.py"
+    script.write_text(HUGE_INT_SCRIPT)
+
+    result = batchmill("run", "python", str(inputs), "--output", str(tmp_path / "out"), "--param",
+                       f"script={script}", "--json", "--workers", "1")
+
+    assert "Traceback" not in result.stderr, result.stderr
+    summary = json.loads(result.stdout)
+    assert result.returncode == 1, (result.returncode, summary)
+    assert (summary["state"], summary["done"], summary["failed"]) == ("completed", 2, 2), summary
+    failures = {Path(f["input"]).name: f for f in summary["failures"]}
+    assert set(failures) == {"huge.txt", "nested.txt"}, failures
+    assert all(f["kind"] == "unrecordable-result" for f in failures.values()), failures
+    assert all("cannot be recorded" in f["error"] for f in failures.values()), failures
+    assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == ["a.txt", "z.txt"]
+    shown = json.loads(batchmill("show", "--files", "--json", summary["job_id"]).stdout)
+    states = {Path(f["input"]).name: (f["state"], f["result"]) for f in shown["files"]}
+    assert states["a.txt"] == ("done", 5) and states["z.txt"] == ("done", 5), states
+
+
+def test_the_journal_keeps_a_record_whose_result_even_repr_cannot_write() -> None:
+    """Behind the worker's check (a processor may raise the worker's digit limit, which the
+    engine's json.dumps does not share): the journal's last resort, repr(), raised too."""
+    from batchmill.core.journal import _json_safe
+
+    record = [3, 1, 250, 4, {"n": 10 ** 5000}]
+
+    safe = _json_safe(record)
+
+    assert safe[:4] == [3, 1, 250, 4]
+    assert "cannot be written as text" in json.loads(json.dumps(safe))[-1]
