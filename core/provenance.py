@@ -246,8 +246,8 @@ class ProvenanceStore:
         """Files a job finished (see output_log): one row, cheap, on the engine thread."""
         try:
             data = json.dumps(records, default=repr)
-        except ValueError:  # a result that contains itself: kept as its repr
-            data = json.dumps([[*r[:8], repr(r[8]), *r[9:]] for r in records], default=repr)
+        except ValueError:  # a result that contains itself (or a repr that fails): kept as words
+            data = json.dumps([[*r[:8], _shown(r[8]), *r[9:]] for r in records], default=repr)
         with self.journal.write_transaction() as db:
             db.execute("INSERT INTO output_log (job_id, data) VALUES (?, ?)", (job_id, data))
 
@@ -296,6 +296,13 @@ def _record(row: sqlite3.Row | tuple[Any, ...]) -> OutputRecord:
     return OutputRecord(*values)
 
 
+def _shown(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001 - any object's __repr__, or an int too long to write: never the job's end
+        return f"<a {type(value).__name__} that cannot be written>"
+
+
 def result_json(value: Any) -> str | None:
     """A result as the outputs table keeps it (a value JSON cannot hold is kept as its repr)."""
     if value is None:
@@ -303,7 +310,7 @@ def result_json(value: Any) -> str | None:
     try:
         return json.dumps(value, default=repr)
     except ValueError:  # it contains itself
-        return json.dumps(repr(value))
+        return json.dumps(_shown(value))
 
 
 def record_json(record: OutputRecord) -> dict[str, Any]:
