@@ -17,6 +17,7 @@ size of the JSON text, read by each worker when it starts.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import traceback
@@ -56,25 +57,35 @@ class _Unpicklable(Exception):
         self.value, self.cause = value, cause
 
 
-def journal_form(value: Any, cap: int) -> tuple[Any, Failure | None]:
+def journal_form(value: Any, cap: int, _made_finite: bool = False) -> tuple[Any, Failure | None]:
     """``value`` as the journal will keep it, or the Failure that says why it cannot be."""
     kind = type(value)
     if kind in _SCALARS:
         if kind is int and value.bit_length() > _INT_BITS:  # str() of it raises in the engine
             return None, _unrecordable(ValueError(f"an int of {value.bit_length():,} bits has more than "
                                                   f"{_INT_DIGITS:,} digits, more than JSON text of it may have"))
+        if kind is float and not math.isfinite(value):  # JSON has no NaN or Infinity: kept as its repr
+            return repr(value), None
         return value, None
     if kind is str:
         if len(value) * _ESCAPED_CHAR <= cap or len(json.dumps(value)) <= cap:
             return value, None
         return None, _too_large(f"str of {len(value):,} characters", cap)
     try:
-        text = json.dumps(value, default=_Leaves(cap))
+        text = json.dumps(value, default=_Leaves(cap), allow_nan=False)
     except _TooLarge as exc:
         return None, _too_large(exc.what, cap)
     except _Unpicklable as exc:
         return None, _unpicklable(exc.value, exc.cause)
     except ValueError as exc:  # a value that contains itself: kept as its repr, as the journal did
+        if "Out of range float" in str(exc) and not _made_finite:  # NaN or Infinity inside: each as its repr
+            try:
+                finite = _finite(value, set())
+            except _Circular:
+                return _repr_form(value, cap)
+            except RecursionError as deep:
+                return None, _unrecordable(deep)
+            return journal_form(finite, cap, _made_finite=True)
         if "Circular reference" not in str(exc):
             return None, _unrecordable(exc)
         return _repr_form(value, cap)
@@ -83,6 +94,28 @@ def journal_form(value: Any, cap: int) -> tuple[Any, Failure | None]:
     if len(text) > cap:
         return None, _too_large(f"{kind.__name__} of {len(text):,} bytes as JSON", cap)
     return json.loads(text), None
+
+
+class _Circular(Exception):
+    pass
+
+
+def _finite(value: Any, inside: set[int]) -> Any:
+    """``value`` with every NaN and Infinity in its dicts, lists and tuples as its repr (text);
+    ``inside``: the containers being walked, so one that contains itself is found (_Circular)."""
+    if isinstance(value, float):  # numpy.float64 too: json writes a float's subclasses as floats
+        return value if math.isfinite(value) else repr(float(value))
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    if id(value) in inside:
+        raise _Circular
+    inside.add(id(value))
+    try:
+        if isinstance(value, dict):
+            return {_finite(k, inside): _finite(v, inside) for k, v in value.items()}
+        return [_finite(v, inside) for v in value]
+    finally:
+        inside.discard(id(value))
 
 
 class _Leaves:

@@ -193,3 +193,40 @@ def test_the_journal_keeps_a_record_whose_result_even_repr_cannot_write() -> Non
 
     assert safe[:4] == [3, 1, 250, 4]
     assert "cannot be written as text" in json.loads(json.dumps(safe))[-1]
+
+
+NAN_SCRIPT = '''
+def process(src, dst):
+    if src.stem == "nan":
+        return float("nan")
+    if src.stem == "nested":
+        return {"x": float("inf"), "l": [1.5, float("-inf")], float("nan"): 2}
+    return 0.5
+'''
+
+
+def strict_json(text: str) -> object:
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_results_that_are_not_finite_numbers_come_back_as_json(tmp_path: Path) -> None:
+    """A processor returning float('nan') or a dict holding inf made ``show --files --json``
+    print NaN and Infinity, which JSON does not have (jq: 'Invalid numeric literal')."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("nan", "nested", "plain"):
+        (inputs / f"{name}.txt").write_text(name)
+    script = tmp_path / "nan.py"
+    script.write_text(NAN_SCRIPT)
+    run = batchmill("run", "python", str(inputs), "--output", str(tmp_path / "out"), "--param", f"script={script}",
+                    "--json")
+    assert run.returncode == 0, run.stderr
+    job_id = json.loads(run.stdout)["job_id"]
+
+    shown = strict_json(batchmill("show", "--files", "--json", job_id).stdout)
+
+    results = {Path(f["input"]).name: f["result"] for f in shown["files"]}  # type: ignore[index]
+    assert results == {"nan.txt": "nan", "nested.txt": {"x": "inf", "l": [1.5, "-inf"], "nan": 2},
+                       "plain.txt": 0.5}, results
