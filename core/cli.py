@@ -137,6 +137,8 @@ def build_parser() -> _Parser:
 
     retry = sub.add_parser("retry", help="run the failed files of a job again")
     retry.add_argument("job_id", metavar="JOB_ID")
+    retry.add_argument("--current-code", action="store_true",
+                       help="run the processor as its code is now (a script edited since), not the job's original")
     _add_report_options(retry)
 
     jobs = sub.add_parser("jobs", help="list jobs in the journal; forget or prune old ones")
@@ -409,7 +411,14 @@ def cmd_retry(args: argparse.Namespace) -> int:
         job = engine.journal.get_job(args.job_id)
         if job is None:
             raise UsageError(f"no job {args.job_id!r} in the journal")
-        engine.retry(job.id)
+        from batchmill.core.prepare import code_changed
+
+        engine.retry(job.id, args.current_code)
+        which = "the processor's current code" if args.current_code else "the code the job was made with"
+        hint = " (its script has been edited since: --current-code runs the new version)" \
+            if not args.current_code and code_changed(job) else ""
+        if not getattr(args, "quiet", False):
+            print(f"retrying the failed files of job {job.id} with {which}{hint}", file=sys.stderr)
         return job.id
 
     return _follow(args, start)

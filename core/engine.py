@@ -125,12 +125,13 @@ class Engine:
             return
         self._enqueue(prepare_again(job_id, self.journal, "resume"))
 
-    def retry(self, job_id: str) -> None:
-        """Run the failed files of a finished job again (with its journaled processor)."""
+    def retry(self, job_id: str, current_code: bool = False) -> None:
+        """Run the failed files of a finished job again: with its journaled processor, or with
+        ``current_code``, the processor as its code is now (a script fixed since)."""
         state = self._states.get(job_id)
         if state is not None and state.is_active:
             raise JobError(f"job {job_id} is still running; retry it when it has finished")
-        self._enqueue(prepare_again(job_id, self.journal, "retry"))
+        self._enqueue(prepare_again(job_id, self.journal, "retry", current_code))
 
     def pause(self, job_id: str) -> None:
         self._post(_Command("pause", job_id))

@@ -5,6 +5,7 @@ thread, so ``batchmill run`` can exit 2 with a message before anything runs."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from dataclasses import dataclass
@@ -52,7 +53,37 @@ def prepare_new(spec: JobSpec, journal: Journal, processor: Processor | None = N
     return PreparedJob(job_id, spec, processor, params, roots, payload, key, "new")
 
 
-def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"]) -> PreparedJob:
+def current_payload(job: JobRecord) -> tuple[bytes, str] | None:
+    """The job's processor as its code is now (a user's script read again), with its key;
+    None when it cannot be made (the script is gone or broken)."""
+    try:
+        processor = get_processor(job.spec.processor)
+        params = processor.validate(job.spec.params)  # as a new job would: a script is loaded again
+        payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
+    except (UnknownProcessor, ParamError, PayloadError, OSError, KeyError):
+        return None
+    return payload, payload_key(payload)
+
+
+def code_changed(job: JobRecord) -> bool:
+    """Whether the job's processor is a user's script that has been edited since the job was
+    made (a retry then asks which code to run). The script file's time is what tells: a dill
+    payload made again from unchanged code is not always the same bytes (it depends on what the
+    process has loaded), so comparing payload hashes would cry wolf."""
+    script = job.spec.params.get("script")
+    if not isinstance(script, str) or not script:
+        return False
+    try:
+        edited = os.stat(script).st_mtime
+    except OSError:
+        return False  # gone: only the original can run
+    return edited > job.created
+
+
+def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"],
+                  current_code: bool = False) -> PreparedJob:
+    """``current_code``: run the processor as its code is now (journaled for the job from then
+    on), not the code the job was made with."""
     try:
         job = journal.get_job(job_id)
     except LookupError as exc:
@@ -68,6 +99,13 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
     except (UnknownProcessor, ParamError, PlanError) as exc:
         raise JobError(f"job {job.id} cannot be {mode}d: {exc}") from None
     payload = journal.payload(job.payload_hash) if job.payload_hash else None
+    if current_code:
+        current = current_payload(job)
+        if current is None:
+            raise JobError(f"job {job.id} cannot be {mode}d with the current code: its processor does not load")
+        payload = current[0]
+        journal.replace_payload(job.id, *current)
+        job = journal.get_job(job.id) or job
     if payload is None:
         raise JobError(f"job {job.id} cannot be {mode}d: its processor is missing from the journal")
     key = job.payload_hash or ""

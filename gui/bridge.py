@@ -31,7 +31,9 @@ from batchmill.core.events import (
     JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
 )
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
+from batchmill.core.history import JournalReader
 from batchmill.core.journal import FileRecord, JobRecord
+from batchmill.core.prepare import code_changed
 from batchmill.core.lifecycle import Verb
 from batchmill.core.processors.python_script import script_processor_name
 from batchmill.core.spec import JobSpec
@@ -137,11 +139,12 @@ class Bridge(QObject):
     def cancel(self, job_id: str) -> None:
         self._call(self.engine.cancel, job_id)
 
-    def retry(self, job_id: str) -> None:
-        """Run the failed files of a finished job again."""
+    def retry(self, job_id: str, current_code: bool = False) -> None:
+        """Run the failed files of a finished job again: with the code the job was made with, or
+        with ``current_code``, its processor as it is now (a script edited since)."""
         if self._workers is not None:
             self._call(self.engine.set_workers, self._workers)
-        self._call(self.engine.retry, job_id)
+        self._call(self.engine.retry, job_id, current_code)
         self._failures.pop(job_id, None)
         row = self.jobs.job(job_id)
         if row is not None:
@@ -225,6 +228,13 @@ class Bridge(QObject):
         if record is None:
             raise JobError(f"no job {job_id!r} in the journal")
         return record, self.engine.journal.files(job_id)
+
+    def code_changed(self, job_id: str) -> bool:
+        """Whether the job's script differs from the code journaled with it (read on a read-only
+        connection of the window's own; the script is loaded to be compared, as Load script does)."""
+        with JournalReader(self.engine.journal.path) as reader:
+            job = reader.job(job_id)
+        return job is not None and code_changed(job)
 
     def offered_jobs(self) -> list[JobRecord]:
         """Jobs to offer to resume at start-up (interrupted or halted, owned by no live process)."""

@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.queue.details_requested.connect(self.show_details)
         self.queue.open_output_requested.connect(self.open_output)
         self.queue.problem.connect(self.notify)
+        self.queue.notice.connect(self.notify)
         bridge.jobs_changed.connect(self.update_status)
         bridge.job_finished.connect(self._on_job_finished)
         bridge.log_lines.connect(self.log.add_lines)

@@ -39,6 +39,7 @@ class QueuePanel(QWidget):
     open_output_requested = Signal(str)  # job id
     problem = Signal(str)  # a message for the operator (a command the engine refused)
     removed = Signal(str)  # job id taken off the list (its record stays in the journal)
+    notice = Signal(str)  # what a command did, for the status bar
 
     def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,7 +85,8 @@ class QueuePanel(QWidget):
             self.pause_button: "Pause the selected job: workers finish the file they are on, then wait",
             self.resume_button: "Continue the selected paused, cancelled or interrupted job; done files are kept",
             self.cancel_button: "Stop the selected job now; done files are kept and it can be resumed later",
-            self.retry_button: "Run only the failed files of the selected job again",
+            self.retry_button: "Run only the failed files of the selected job again (asks which code to run "
+                               "when its script has been edited since)",
             self.remove_button: "Take the selected job off this list, now and after a restart (a queued job is "
                                 "cancelled; its outputs and its record in the journal stay); the arrow beside it "
                                 "also forgets it for good",
@@ -96,7 +98,7 @@ class QueuePanel(QWidget):
         self.pause_button.clicked.connect(lambda: self._act(self.bridge.pause))
         self.resume_button.clicked.connect(lambda: self._act(self.bridge.resume))
         self.cancel_button.clicked.connect(lambda: self._act(self.bridge.cancel))
-        self.retry_button.clicked.connect(lambda: self._act(self.bridge.retry))
+        self.retry_button.clicked.connect(self.retry_selected)
         self.remove_button.clicked.connect(self.remove_selected)
         # Remove's other way: forget the job for good (the journal keeps every job until told).
         self.remove_menu = QMenu(self)
@@ -126,6 +128,7 @@ class QueuePanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
 
+        self.retry_box: QMessageBox | None = None
         self._selected_id: str | None = None
         self._buttons_shown: tuple[bool, ...] = ()
         self.table.selectionModel().selectionChanged.connect(self._remember_selection)
@@ -193,6 +196,46 @@ class QueuePanel(QWidget):
             self.problem.emit(problem)
         self.update_buttons()
         return problem is None
+
+    def retry_selected(self) -> QMessageBox | None:
+        """Retry the failed files; when the job's script was edited since, ask first which code to
+        run (returns that question): the job keeps the code it was made with unless told."""
+        row = self.selected()
+        if row is None:
+            return None
+        job_id, name = row.job_id, row.name
+        if not self.bridge.code_changed(job_id):
+            self._retry(job_id, name, False)
+            return None
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("The script has changed")
+        box.setText(f"The script of “{name}” has been edited since the job ran. Retry its failed files "
+                    "with the script as it is now, or with the original code the job was made with?")
+        box.setInformativeText("The current version becomes the job's code from then on.")
+        current = box.addButton("Run the current version", QMessageBox.ButtonRole.AcceptRole)
+        original = box.addButton("Run the original", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(current)
+
+        def answered() -> None:
+            if box.clickedButton() in (current, original):
+                self._retry(job_id, name, box.clickedButton() is current)
+
+        box.finished.connect(lambda _result: answered())
+        self.retry_box = box
+        box.open()
+        return box
+
+    def _retry(self, job_id: str, name: str, current_code: bool) -> None:
+        try:
+            self.bridge.retry(job_id, current_code)
+        except JobError as exc:
+            self.problem.emit(str(exc))
+        else:
+            which = "the script as it is now" if current_code else "the code the job was made with"
+            self.notice.emit(f"{name}: retrying the failed files with {which}")
+        self.update_buttons()
 
     def remove_selected(self) -> None:
         row = self.selected()

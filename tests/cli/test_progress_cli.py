@@ -3,6 +3,7 @@ the scan found so far), and a rate that leaves out the time the process was stop
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -106,3 +107,39 @@ def test_the_rate_after_the_process_was_stopped_is_the_rate_of_running_time(tmp_
         cli.send_signal(signal.SIGINT)
         cli.wait(30)
         lines.join()
+
+
+STRICT = '''import shutil
+from pathlib import Path
+
+
+def process(src: Path, dst: Path) -> None:
+    if src.name.startswith("bad"):
+        raise ValueError("marked bad")
+    shutil.copyfile(src, dst)
+'''
+
+
+def test_retry_says_which_code_it_runs_and_runs_the_current_one_when_asked(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name in ("a.txt", "b.txt", "bad1.txt", "bad2.txt"):
+        (inputs / name).write_text(name)
+    script = tmp_path / "strict.py"
+    script.write_text(STRICT)
+    env = dict(os.environ)
+    first = subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", "run", "python", str(inputs), "--output",
+                            str(tmp_path / "out"), "--param", f"script={script}", "--json"],
+                           capture_output=True, text=True, env=env, timeout=90)
+    assert first.returncode == 1, first.stderr
+    job_id = json.loads(first.stdout)["job_id"]
+    time.sleep(0.05)
+    script.write_text(STRICT.replace('startswith("bad")', 'startswith("never")'))
+    again = subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", "retry", job_id],
+                           capture_output=True, text=True, env=env, timeout=90)
+    assert again.returncode == 1 and "with the code the job was made with" in again.stderr, again.stderr
+    assert "--current-code runs the new version" in again.stderr
+    fixed = subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", "retry", job_id, "--current-code"],
+                           capture_output=True, text=True, env=env, timeout=90)
+    assert fixed.returncode == 0 and "with the processor's current code" in fixed.stderr, fixed.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "in").iterdir()) == ["a.txt", "b.txt", "bad1.txt", "bad2.txt"]

@@ -14,7 +14,8 @@ from pytestqt.qtbot import QtBot
 
 from batchmill.gui.jobs_model import Column
 from batchmill.gui.main_window import MainWindow
-from gui_helpers import cell, drop_paths, make_files, only_job, set_up_python_job, wait_for_state
+from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job, set_up_python_job, type_into
+from gui_helpers import wait_for_state
 
 BAD = ("bad1.txt", "bad2.txt", "bad3.txt")
 
@@ -76,3 +77,48 @@ def test_failures_show_in_details_and_retry_runs_only_them(
     qtbot.waitUntil(lambda: dialog.table.rowCount() == 0)
     assert "No file has failed" in dialog.summary.text()
     assert not window.queue.retry_button.isEnabled()
+
+
+STRICT = '''import shutil
+from pathlib import Path
+
+
+def process(src: Path, dst: Path, calls_log: str = "") -> None:
+    with open(calls_log, "a", encoding="utf-8") as log:
+        log.write(src.name + "\\n")
+    if src.name.startswith("bad"):
+        raise ValueError(f"cannot process {src.name}: it is marked bad")
+    shutil.copyfile(src, dst)
+'''
+
+
+def test_retry_after_the_script_was_fixed_asks_and_runs_the_current_version(
+        window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    inputs = make_mixed_folder(tmp_path / "in")
+    script, calls = tmp_path / "strict.py", tmp_path / "calls.log"
+    script.write_text(STRICT)
+    drop_paths(window.inputs.drop_area, [inputs])
+    choose_processor(qtbot, window, "python")
+    type_into(qtbot, window.task.form.field("script").editor, str(script))
+    window.task.form.extra_edit.setPlainText(f"calls_log={calls}")  # type: ignore[union-attr]
+    type_into(qtbot, window.task.output_edit, str(tmp_path / "out"))
+    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
+    job_id = only_job(window)
+    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+    assert not window.bridge.code_changed(job_id), "an unchanged script is the job's own code"
+
+    script.write_text(STRICT.replace('src.name.startswith("bad")', 'src.name.startswith("never")'))  # fixed
+    window.queue.select(job_id)
+    qtbot.mouseClick(window.queue.retry_button, Qt.MouseButton.LeftButton)
+    box = window.queue.retry_box
+    assert box is not None
+    qtbot.waitUntil(box.isVisible)
+    assert "edited since the job ran" in box.text()
+    current = next(b for b in box.buttons() if b.text() == "Run the current version")
+    qtbot.mouseClick(current, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cell(window, job_id, Column.FAILED) == "0", timeout=60_000)
+    wait_for_state(qtbot, window, job_id, "completed")
+    assert cell(window, job_id, Column.DONE) == "12"
+    runs = Counter(calls.read_text().split())
+    assert {name: n for name, n in runs.items() if n != 1} == {name: 2 for name in BAD}, "only the failed files"
+    assert any("with the script as it is now" in note for note in window.notifications)
