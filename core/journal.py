@@ -154,11 +154,7 @@ class JobRecord:
     @property
     def owner_alive(self) -> bool:
         """True when the process that runs this job is still alive (on this host)."""
-        if self.owner_pid is None:
-            return False
-        if self.owner_host != socket.gethostname():
-            return self.heartbeat is not None and time.time() - self.heartbeat < 30
-        return pid_alive(self.owner_pid, self.owner_started)
+        return owner_is_alive(self.owner_pid, self.owner_host, self.owner_started, self.heartbeat)
 
     @property
     def interrupted(self) -> bool:
@@ -184,6 +180,23 @@ class FileRecord:
     duration: float | None
     size: int | None
     result: Any
+
+
+class ClaimedElsewhere(Exception):
+    """Another live process runs this job, or has claimed it to run it."""
+
+    def __init__(self, job_id: str, pid: int) -> None:
+        super().__init__(f"job {job_id} is being run by process {pid}")
+        self.job_id, self.pid = job_id, pid
+
+
+def owner_is_alive(pid: int | None, host: str | None, started: float | None, heartbeat: float | None) -> bool:
+    """Whether the process recorded as a job's owner is alive (on another host: it beat lately)."""
+    if pid is None:
+        return False
+    if host != socket.gethostname():
+        return heartbeat is not None and time.time() - heartbeat < 30
+    return pid_alive(pid, started)
 
 
 @functools.cache
@@ -348,8 +361,24 @@ class Journal:
 
     def claim(self, job_id: str) -> None:
         """Record this process as the job's owner before it is run again: also proves, in the
-        caller's thread, that the journal can be written."""
+        caller's thread, that the journal can be written.
+
+        The check and the claim are one write transaction, so of two processes resuming a job
+        at once one wins: raises ClaimedElsewhere when another live process runs the job or has
+        claimed it and not yet started it (a claim leaves a final state as it is, but its
+        heartbeat after the job's finish)."""
         with self._write() as db:
+            row = db.execute("SELECT owner_pid, owner_host, owner_started, heartbeat, finished, state FROM jobs "
+                             "WHERE id = ?", (job_id,)).fetchone()
+            if row is not None:
+                pid, host, started, heartbeat, finished, state = row
+                ours = pid == os.getpid() and host == socket.gethostname() and started == _owner_started()
+                if pid is not None and not ours:
+                    owner = owner_is_alive(pid, host, started, heartbeat)
+                    busy = JobState(state).is_active or (heartbeat is not None and finished is not None
+                                                         and heartbeat > finished)
+                    if owner and busy:
+                        raise ClaimedElsewhere(job_id, pid)
             db.execute("UPDATE jobs SET owner_pid = ?, owner_host = ?, owner_started = ?, heartbeat = ? WHERE id = ?",
                        (os.getpid(), socket.gethostname(), _owner_started(), time.time(), job_id))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from batchmill.core.events import FileStatus, JobState
-from batchmill.core.journal import Journal, JobRecord
+from batchmill.core.journal import ClaimedElsewhere, Journal, JobRecord
 from batchmill.core.payload import PayloadError, dumps_checked, payload_key, translate_legacy
 from batchmill.core.plan import PlanError, check_dropped_files, plan_roots
 from batchmill.core.processors import Processor, UnknownProcessor, get_processor
@@ -115,7 +115,10 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
         except PayloadError as exc:
             raise JobError(f"job {job.id} cannot be {mode}d: {exc}") from None
         key = payload_key(payload)
-    journal.claim(job.id)
+    try:
+        journal.claim(job.id)  # checks again, in the same write: another process may have claimed it since
+    except ClaimedElsewhere as exc:
+        raise JobError(f"{exc}; it cannot be {mode}d from here") from None
     if job.state in (JobState.QUEUED, JobState.PLANNING):
         mode_used: Literal["new", "resume", "retry"] = "new"  # never got past planning: plan afresh
         journal.delete_files(job.id)

@@ -230,3 +230,62 @@ def test_results_that_are_not_finite_numbers_come_back_as_json(tmp_path: Path) -
     results = {Path(f["input"]).name: f["result"] for f in shown["files"]}  # type: ignore[index]
     assert results == {"nan.txt": "nan", "nested.txt": {"x": "inf", "l": [1.5, "-inf"], "nan": 2},
                        "plain.txt": 0.5}, results
+
+
+CLAIM_AND_WAIT = '''
+import sys, time
+from batchmill.core.journal import Journal
+Journal().claim(sys.argv[1])
+print("claimed", flush=True)
+time.sleep(60)
+'''
+
+
+def test_a_job_another_live_process_has_claimed_is_not_resumed_twice(tmp_path: Path) -> None:
+    """Two `batchmill resume JOB` started together both ran the job (2 of 4 tries), two engines
+    on the same files and the same temporary names: each checked that no live process runs the
+    job, then claimed it, and the first claim leaves the job in its final state (interrupted)
+    until its engine starts it, so the second saw nobody running it. Here the first one claims
+    and stays between its claim and its start; the second must be refused."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text("a")
+    run = batchmill("run", "checksum", str(inputs), "--output", str(tmp_path / "out"), "--json")
+    job_id = json.loads(run.stdout)["job_id"]
+    holder = subprocess.Popen([sys.executable, "-c", CLAIM_AND_WAIT, job_id], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "claimed"
+
+        second = batchmill("resume", job_id)
+
+        assert "Traceback" not in second.stderr, second.stderr
+        assert second.returncode == EXIT_USAGE, (second.returncode, second.stderr)
+        assert f"job {job_id} is being run by process {holder.pid}" in second.stderr, second.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    after = batchmill("resume", job_id)  # the claimer is gone: the job is free again
+    assert after.returncode == 0, after.stderr
+
+
+def test_claims_of_one_job_from_two_journals_at_once_let_one_win(tmp_path: Path) -> None:
+    """The check and the claim are one write: of two claims each made after reading the job,
+    the second is refused."""
+    from batchmill.core.journal import ClaimedElsewhere, Journal
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.txt").write_text("a")
+    job_id = json.loads(batchmill("run", "checksum", str(inputs), "--output", str(tmp_path / "o"),
+                                  "--json").stdout)["job_id"]
+    holder = subprocess.Popen([sys.executable, "-c", CLAIM_AND_WAIT, job_id], stdout=subprocess.PIPE, text=True)
+    journal = Journal()
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "claimed"
+        with pytest.raises(ClaimedElsewhere) as raised:
+            journal.claim(job_id)
+        assert raised.value.pid == holder.pid
+    finally:
+        journal.close()
+        holder.kill()
+        holder.wait()
