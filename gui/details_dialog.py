@@ -8,10 +8,11 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton,
+    QAbstractItemView, QCheckBox, QComboBox, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from batchmill.core.triage import group_reasons, reason_of, relative_input, trim_traceback
 from batchmill.gui.bridge import Bridge, FailureRow
 from batchmill.gui.formatting import describe_state, format_duration
 from batchmill.gui.report_export import write_csv, write_json
@@ -33,6 +34,13 @@ class DetailsDialog(QDialog):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason_filter = QComboBox()  # failures grouped by reason: one at a time, or all
+        self.reason_filter.setToolTip("Show the failed files of one reason only (numbers, names and paths "
+                                      "that vary from file to file are left out of a reason)")
+        self.reason_filter.currentIndexChanged.connect(lambda _index: self.reload())
+        self.full_traceback = QCheckBox("Full traceback")
+        self.full_traceback.setToolTip("Show Batchmill's own frames too (hidden by default: yours come first)")
+        self.full_traceback.toggled.connect(lambda _on: self._show_selected())
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Failed file", "Reason", "Attempts"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -73,6 +81,11 @@ class DetailsDialog(QDialog):
         buttons.addWidget(self.close_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Reason:"))
+        filters.addWidget(self.reason_filter, 1)
+        filters.addWidget(self.full_traceback)
+        layout.addLayout(filters)
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
 
@@ -88,11 +101,16 @@ class DetailsDialog(QDialog):
     # -- content ---------------------------------------------------------------
     def reload(self) -> None:
         selected = self.selected_row()
-        self.rows = self.bridge.failures(self.job_id)
+        every = self.bridge.failures(self.job_id)
+        self._fill_reasons(every)
+        wanted = self.reason_filter.currentData()
+        self.rows = [f for f in every if not wanted or reason_of(f.error) == wanted]
         shown = self.rows[:SHOWN_FAILURES]
+        job = self.bridge.jobs.job(self.job_id)
+        roots = job.inputs if job is not None else ()
         self.table.setRowCount(len(shown))
         for i, failure in enumerate(shown):
-            name = QTableWidgetItem(os.path.basename(failure.input))
+            name = QTableWidgetItem(relative_input(failure.input, roots))
             name.setToolTip(failure.input)
             reason = QTableWidgetItem(failure.error)
             reason.setToolTip(failure.error)
@@ -142,8 +160,26 @@ class DetailsDialog(QDialog):
             return
         text = f"{failure.input}\n{failure.error}\n"
         if failure.traceback:
-            text += "\n" + failure.traceback
+            shown = failure.traceback if self.full_traceback.isChecked() else trim_traceback(failure.traceback)[0]
+            text += "\n" + shown
         self.traceback.setPlainText(text)
+
+    def _fill_reasons(self, failures: list[FailureRow]) -> None:
+        groups = group_reasons(f.error for f in failures)
+        entries = [(f"All reasons ({len(failures):,} files)", "")] + [
+            (f"{count:,} × {reason}", reason) for reason, count in groups]
+        have = [(self.reason_filter.itemText(i), self.reason_filter.itemData(i))
+                for i in range(self.reason_filter.count())]
+        if have == entries:
+            return
+        current = self.reason_filter.currentData()
+        blocked = self.reason_filter.blockSignals(True)
+        self.reason_filter.clear()
+        for text, reason in entries:
+            self.reason_filter.addItem(text, reason)
+        index = self.reason_filter.findData(current) if current else 0
+        self.reason_filter.setCurrentIndex(max(index, 0))
+        self.reason_filter.blockSignals(blocked)
 
     def _on_job_event(self, job_id: str) -> None:
         if job_id == self.job_id:
@@ -151,7 +187,13 @@ class DetailsDialog(QDialog):
 
     # -- actions -----------------------------------------------------------------
     def copy_traceback(self) -> None:
-        QGuiApplication.clipboard().setText(self.traceback.toPlainText())
+        """The whole traceback (Batchmill's frames too: a bug report wants them), and a word that it went."""
+        failure = self.selected_row()
+        if failure is None:
+            self.note.setText("select a failed file first")
+            return
+        QGuiApplication.clipboard().setText(f"{failure.input}\n{failure.error}\n\n{failure.traceback}")
+        self.note.setText(f"traceback of {os.path.basename(failure.input)} copied to the clipboard")
 
     def export(self, kind: str, path: Path | None = None) -> Path | None:
         """Write the report (every file of the job); asks where unless ``path`` is given."""

@@ -44,12 +44,25 @@ def test_failures_show_in_details_and_retry_runs_only_them(
     dialog = window.details[job_id]
     qtbot.waitUntil(dialog.isVisible)
     shown = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())}
-    assert shown == {name: f"processor raised ValueError: cannot process {name}: it is marked bad" for name in BAD}
+    # The path under the dropped folder, not a bare name.
+    assert shown == {f"in/{name}": f"processor raised ValueError: cannot process {name}: it is marked bad"
+                     for name in BAD}
+    # Grouped by reason: three files, one reason (the name that varies is left out).
+    reasons = [dialog.reason_filter.itemText(i) for i in range(dialog.reason_filter.count())]
+    assert len(reasons) == 2 and reasons[0] == "All reasons (3 files)", reasons
+    assert reasons[1].startswith("3 × processor raised ValueError: cannot process"), reasons
     dialog.table.selectRow(1)
     trace = dialog.traceback.toPlainText()
     assert "Traceback (most recent call last)" in trace and "flaky.py" in trace and "bad2.txt" in trace
+    assert "batchmill" not in trace.split("flaky.py")[0].replace("Batchmill's own hidden", ""), \
+        "the user's frame comes first: Batchmill's own frames are folded"
+    assert "of Batchmill's own hidden" in trace
+    dialog.full_traceback.setChecked(True)
+    assert "worker.py" in dialog.traceback.toPlainText()
     qtbot.mouseClick(dialog.copy_button, Qt.MouseButton.LeftButton)
-    assert QApplication.clipboard().text() == trace
+    copied = QApplication.clipboard().text()
+    assert "flaky.py" in copied and "worker.py" in copied, "the copy is the whole traceback"
+    assert dialog.note.text() == "traceback of bad2.txt copied to the clipboard"
 
     report = tmp_path / "report.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
