@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 
 from batchmill.core.triage import group_reasons, reason_of, relative_input, trim_traceback
 from batchmill.gui.bridge import Bridge, FailureRow
-from batchmill.gui.formatting import describe_state, format_duration
+from batchmill.gui.formatting import describe_outcome, format_duration
 from batchmill.gui.report_export import write_csv, write_json
 from batchmill.gui.resources import icon
 
@@ -137,7 +137,7 @@ class DetailsDialog(QDialog):
         if row is None:
             return
         self.setWindowTitle(f"Job details — {row.name}")
-        text = (f"<b>{row.name}</b> &nbsp; ({describe_state(row.state)})<br>"
+        text = (f"<b>{row.name}</b> &nbsp; ({describe_outcome(row.state, row.failed)})<br>"
                 f"{row.done:,} done, {row.failed:,} failed, {row.skipped:,} skipped of {row.total:,} files"
                 + (f" in {format_duration(row.elapsed_s)}" if row.elapsed_s and not row.is_active else "")
                 + f"<br>output: {row.output}")

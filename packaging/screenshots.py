@@ -9,9 +9,11 @@ folder, a real engine and real worker processes:
                  form generated from the function's type hints; an output naming template previewed
 - running.png    a job part-way, workers busy with their own progress bars, a second job queued
 - failures.png   after a run with failed files (the log tab shows them)
-- details.png    the details view of that job: each failed file, its reason and traceback
+- details.png    the details view of that job (triage): each failed file under its folder, the reasons
+                 they share, the user's frames of the traceback first
 - about.png      Help → About: what a support request should quote
 - selftest.png   Help → Self-test… after it passed
+- history.png    the window opened again: past jobs listed from the journal, one completed with failures
 """
 
 from __future__ import annotations
@@ -126,8 +128,8 @@ def take_screenshots(work: Path, out: Path) -> int:
     engine = Engine()
     window = MainWindow(Bridge(engine), Settings())
     try:
-        window.resize(*SIZE)
         window.show()
+        window.resize(*SIZE)  # after show: the window fits itself to the screen, and offscreen's is 800x800
         shots: dict[str, Path] = {}
 
         # 1. idle: inputs dropped and counted, the demo script dropped too (it becomes the processor)
@@ -184,6 +186,18 @@ def take_screenshots(work: Path, out: Path) -> int:
         settle(app)
         shots["selftest"] = save(selftest.grab(), out / "selftest.png")
         selftest.close()
+        # 4. after a restart: the past jobs listed again from the journal (history)
+        window.quit_now()
+        window.close()
+        engine.close()
+        engine = Engine()
+        window = MainWindow(Bridge(engine), Settings())
+        window.show()
+        window.resize(*SIZE)
+        wait_until(app, lambda: len(window.bridge.jobs.jobs()) >= 2)
+        window.queue.select(second)
+        settle(app)
+        shots["history"] = save(window.grab(), out / "history.png")
         for name, path in shots.items():
             print(f"{name:9} {path}")
         return 0
