@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFontDatabase, QGuiApplication
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QDialog, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton,
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -61,6 +61,9 @@ class DetailsDialog(QDialog):
         self.traceback.setPlaceholderText("Select a failed file to see its error and traceback.")
         self.copy_button = QPushButton(icon("copy"), "Copy traceback")
         self.copy_button.clicked.connect(self.copy_traceback)
+        self.folder_button = QPushButton(icon("folder-open"), "Open its folder")
+        self.folder_button.setToolTip("Open the folder that holds the selected failed file")
+        self.folder_button.clicked.connect(self.open_input_folder)
         self.csv_button = QPushButton(icon("export"), "Export CSV…")
         self.json_button = QPushButton(icon("export"), "Export JSON…")
         self.csv_button.clicked.connect(lambda: self.export("csv"))
@@ -75,6 +78,7 @@ class DetailsDialog(QDialog):
         splitter.setSizes([300, 200])
         buttons = QHBoxLayout()
         buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.folder_button)
         buttons.addWidget(self.note, 1)
         buttons.addWidget(self.csv_button)
         buttons.addWidget(self.json_button)
@@ -194,6 +198,15 @@ class DetailsDialog(QDialog):
             return
         QGuiApplication.clipboard().setText(f"{failure.input}\n{failure.error}\n\n{failure.traceback}")
         self.note.setText(f"traceback of {os.path.basename(failure.input)} copied to the clipboard")
+
+    def open_input_folder(self) -> None:
+        failure = self.selected_row()
+        if failure is None:
+            self.note.setText("select a failed file first")
+            return
+        folder = os.path.dirname(failure.input)
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+            self.note.setText(f"no file manager could open {folder}")
 
     def export(self, kind: str, path: Path | None = None) -> Path | None:
         """Write the report (every file of the job); asks where unless ``path`` is given."""

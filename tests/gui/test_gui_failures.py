@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
@@ -63,6 +64,10 @@ def test_failures_show_in_details_and_retry_runs_only_them(
     copied = QApplication.clipboard().text()
     assert "flaky.py" in copied and "worker.py" in copied, "the copy is the whole traceback"
     assert dialog.note.text() == "traceback of bad2.txt copied to the clipboard"
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or False)
+    qtbot.mouseClick(dialog.folder_button, Qt.MouseButton.LeftButton)
+    assert opened == [str(inputs)] and dialog.note.text() == f"no file manager could open {inputs}"
 
     report = tmp_path / "report.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
