@@ -65,7 +65,7 @@ def explain(exc: sqlite3.Error | UnicodeDecodeError, path: Path, busy_timeout_s:
         return damaged(path, detail)
     if primary == SQLITE_FULL:
         return JournalError(f"the journal {path} cannot be written: the disk is full ({detail}); free some space, "
-                            "then run the job again: outputs already made are skipped", path)
+                            "then resume the job by its id (batchmill resume JOB_ID): what is done stays done", path)
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):
         return JournalError(f"the journal {path} is locked by another program (waited {busy_timeout_s:g} s for "
                             "it): another Batchmill busy with a big write, or a program holding it open with SQL; "

@@ -12,7 +12,7 @@ cancelled job, which the window then declined to offer.
                        ▼
       COMPLETED · CANCELLED · HALTED · INTERRUPTED · ERROR     (final)
                        │
-      resume (cancelled, halted, interrupted) / retry (failed files) ─▶ QUEUED
+      resume (cancelled, halted, interrupted, error) / retry (failed files) ─▶ QUEUED
 
 An active state recorded in the journal by a process that has died reads as INTERRUPTED
 (``JobRecord.shown_state``).
@@ -35,7 +35,8 @@ class JobState(str, enum.Enum):
     CANCELLED = "cancelled"  # the operator stopped it; resumable by its id, never offered
     HALTED = "halted"  # stopped by the --halt-after policy; resumable
     INTERRUPTED = "interrupted"  # Ctrl-C or the process died; resumable
-    ERROR = "error"  # the job could not run at all (bad spec, processor won't load)
+    ERROR = "error"  # the engine or the journal stopped it (a full disk), or it could not run at all;
+    # resumable by its id once the cause is fixed, never offered
 
     @property
     def is_final(self) -> bool:
@@ -91,7 +92,7 @@ LIFECYCLE: dict[JobState, StateRule] = {
     JobState.CANCELLED: _rule(True, False, Verb.RESUME, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
     JobState.HALTED: _rule(True, True, Verb.RESUME, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
     JobState.INTERRUPTED: _rule(True, True, Verb.RESUME, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
-    JobState.ERROR: _rule(True, False, Verb.REMOVE, Verb.FORGET),
+    JobState.ERROR: _rule(True, False, Verb.RESUME, Verb.RETRY, Verb.REMOVE, Verb.FORGET),
 }
 
 FINAL_STATES = frozenset(state for state, rule in LIFECYCLE.items() if rule.final)

@@ -128,9 +128,9 @@ def test_a_manifest_that_cannot_be_written_loses_no_other_folder_s_manifest(tmp_
 
 
 def test_a_full_journal_s_advice_names_a_command_that_works(tmp_path: Path) -> None:
-    """The full-disk message said "free some space, then `batchmill resume` continues an
-    interrupted job"; but the job it stopped is recorded as error, which the lifecycle table does
-    not let `resume` pick ("there is no interrupted or halted job to resume", exit 2)."""
+    """The full-disk message said "free some space, then `batchmill resume`", but the job it
+    stopped is recorded as error, which the lifecycle table did not let `resume` take. Now an
+    error job is resumable by its id, and the advice says so."""
     from batchmill.core.journal_trouble import explain
 
     full = sqlite3.OperationalError("database or disk is full")
@@ -138,8 +138,57 @@ def test_a_full_journal_s_advice_names_a_command_that_works(tmp_path: Path) -> N
     message = str(explain(full, tmp_path / "journal.sqlite3", 5.0))
 
     assert f"the journal {tmp_path / 'journal.sqlite3'} cannot be written: the disk is full" in message
-    assert "`batchmill resume`" not in message, message
-    assert "run the job again" in message, message
+    assert "batchmill resume JOB_ID" in message, message
+
+
+FAIL_WHILE_FLAGGED = '''
+from pathlib import Path
+
+def process(src, dst):
+    if (src.parent.parent / "flag").exists():
+        raise RuntimeError("flagged")
+    dst.write_text(src.read_text().upper())
+'''
+
+
+def test_a_job_the_engine_stopped_resumes_by_its_id_and_a_finished_one_says_nothing_to_resume(
+        tmp_path: Path, batchmill_home: Path) -> None:
+    """The lifecycle table is the one rule: an error job (the journal or the engine stopped it) is
+    resumable by its id once the cause is fixed; resuming a completed job is refused, exit 2,
+    pointing at retry — `prepare_again` used to run any job whatever the table said."""
+    from batchmill.core.journal import Journal
+    from batchmill.core.lifecycle import JobState
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(12):
+        (inputs / f"{i:02d}.txt").write_text(f"file {i}\n")
+    script = tmp_path / "flagged.py"
+    script.write_text(FAIL_WHILE_FLAGGED)
+    (tmp_path / "flag").touch()
+    first = batchmill("run", "python", str(inputs), "--output", str(tmp_path / "out"), "--param",
+                      f"script={script}", "--workers", "1", "--halt-after", "1", "--json")
+    job_id = json.loads(first.stdout)["job_id"]
+    report = json.loads(first.stdout)
+    assert report["state"] == "halted" and report["done"] + report["failed"] < 12, first.stderr
+    (tmp_path / "flag").unlink()
+    journal = Journal(batchmill_home)
+    journal.set_job_state(job_id, JobState.ERROR, error="the journal ... cannot be written: the disk is full")
+    journal.close()
+
+    resumed = batchmill("resume", job_id, "--json")
+
+    assert "Traceback" not in resumed.stderr, resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["state"] == "completed", resumed.stderr
+    assert report["done"] + report["failed"] == 12 and report["failed"] >= 1, report
+    assert (tmp_path / "out" / "in" / "11.txt").read_text() == "FILE 11\n"
+
+    again = batchmill("resume", job_id, "--json")
+
+    assert again.returncode == EXIT_USAGE, (again.returncode, again.stderr)
+    assert "Traceback" not in again.stderr, again.stderr
+    assert f"job {job_id} is completed: there is nothing to resume; batchmill retry {job_id}" in again.stderr
 
 
 HUGE_INT_SCRIPT = '''
