@@ -465,16 +465,7 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
         raise TypeError(f"params must be a mapping of names to values, not {type(params).__name__}")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable taking a batchmill.Progress, not {type(progress).__name__}")
-    processor: FunctionProcessor | None = None
-    if isinstance(task, str):
-        processor_name, spec_params = task, dict(params or {})
-    elif callable(task):
-        processor = FunctionProcessor(task, params)
-        processor_name = FUNCTION
-        spec_params = {"function": describe(task), "params": {k: _shown(v) for k, v in (params or {}).items()}}
-    else:
-        raise TypeError(f"task must be a callable fn(src, dst, **params) or a processor's name, "
-                        f"not {type(task).__name__}")
+    processor, processor_name, spec_params = _task(task, params)
     spec = _spec(processor_name, spec_params, inputs, output, workers, timeout, retries, overwrite, name, include,
                  exclude, recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler,
                  root=root)
@@ -487,6 +478,18 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
         raise
     return job
 
+
+
+def _task(task: Any, params: Mapping[str, Any] | None) -> tuple[FunctionProcessor | None, str, dict[str, Any]]:
+    """A processor's name, or a callable run as the ``function`` processor: (the callable's
+    processor or None, the name the spec records, the parameters it records)."""
+    if isinstance(task, str):
+        return None, task, dict(params or {})
+    if callable(task):
+        spec_params = {"function": describe(task), "params": {k: _shown(v) for k, v in (params or {}).items()}}
+        return FunctionProcessor(task, params), FUNCTION, spec_params
+    raise TypeError(f"task must be a callable fn(src, dst, **params) or a processor's name, "
+                    f"not {type(task).__name__}")
 
 def _spec(processor: str, params: dict[str, Any], inputs: PathLike | Iterable[PathLike], output: PathLike,
           workers: int | None, timeout: float | None, retries: int, overwrite: Overwrite, name: str | None,
@@ -617,16 +620,7 @@ def preview(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike
     from batchmill.core.journal import Journal
     from batchmill.core.preview import PreviewError, checked_set_up
 
-    processor: FunctionProcessor | None = None
-    if isinstance(task, str):
-        processor_name, spec_params = task, dict(params or {})
-    elif callable(task):
-        processor = FunctionProcessor(task, params)
-        processor_name = FUNCTION
-        spec_params = {"function": describe(task), "params": {k: _shown(v) for k, v in (params or {}).items()}}
-    else:
-        raise TypeError(f"task must be a callable fn(src, dst, **params) or a processor's name, "
-                        f"not {type(task).__name__}")
+    processor, processor_name, spec_params = _task(task, params)
     spec = _spec(processor_name, spec_params, inputs, output, None, None, 0, overwrite, name, include, exclude,
                  recursive, ignore_case, None, None, "", "local", None).with_changes(hash_inputs=hash_inputs)
     journal = Journal(Path(home).expanduser() if home is not None else None)
