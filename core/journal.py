@@ -359,6 +359,11 @@ class Journal:
                 (state.value, error, now, state.value, now, state.value, now, elapsed,
                  os.getpid(), socket.gethostname(), _owner_started(), job_id))
 
+    def rename_job(self, job_id: str, name: str) -> None:
+        """The operator's name for a job (shown by `jobs` and the window's history)."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET name = ? WHERE id = ?", (name, job_id))
+
     def claim(self, job_id: str) -> None:
         """Record this process as the job's owner before it is run again: also proves, in the
         caller's thread, that the journal can be written.

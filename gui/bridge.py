@@ -33,6 +33,7 @@ from batchmill.core.events import (
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
 from batchmill.core.history import JournalReader
 from batchmill.core.journal import FileRecord, JobRecord
+from batchmill.core.journal_trouble import JournalError
 from batchmill.core.prepare import code_changed
 from batchmill.core.lifecycle import Verb
 from batchmill.core.processors.python_script import script_processor_name
@@ -88,6 +89,7 @@ class Bridge(QObject):
         super().__init__(parent)
         self.engine = engine
         self.jobs = JobsModel()
+        self.jobs.rename_requested.connect(self._rename_typed)
         self.workers = WorkersModel()
         self._failures: dict[str, dict[int, FailureRow]] = {}
         self._removed: set[str] = set()
@@ -151,6 +153,16 @@ class Bridge(QObject):
             row.state, row.error = JobState.QUEUED, None
             self.jobs.touch(job_id)
 
+    def rename(self, job_id: str, name: str) -> None:
+        """Give a job the operator's name, in the journal and the row; an empty name changes nothing."""
+        name = " ".join(name.split())
+        row = self.jobs.job(job_id)
+        if not name or row is None or name == row.name:
+            return
+        self._call(self.engine.journal.rename_job, job_id, name)
+        row.name = name
+        self.jobs.touch(job_id)
+
     def remove(self, job_id: str) -> bool:
         """Take a job off the table; a queued one is cancelled first. False while it runs."""
         row = self.jobs.job(job_id)
@@ -183,6 +195,12 @@ class Bridge(QObject):
             return f"{row.name}: not forgotten: {report.refused[0][1]}"
         self.remove(job_id)
         return None
+
+    def _rename_typed(self, job_id: str, name: str) -> None:
+        try:
+            self.rename(job_id, name)
+        except (JobError, JournalError) as exc:  # a journal that cannot be written: said in the window
+            self.log_lines.emit([("error", f"the job could not be renamed: {exc}")])
 
     def load_history(self, hidden: set[str]) -> None:
         """List the journal's past jobs (not those in ``hidden``: removed from the view before)."""

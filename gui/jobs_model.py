@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
 from batchmill.core.events import JobState
@@ -110,6 +110,8 @@ class JobRow:
 
 
 class JobsModel(QAbstractTableModel):
+    rename_requested = Signal(str, str)  # job id, the name the operator typed (the bridge journals it)
+
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[JobRow] = []
@@ -170,6 +172,18 @@ class JobsModel(QAbstractTableModel):
             return HEADERS[Column(section)]
         return None
 
+    def flags(self, index: _Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and index.column() == Column.NAME:
+            flags |= Qt.ItemFlag.ItemIsEditable  # the job's name is the operator's (F2, Rename…)
+        return flags
+
+    def setData(self, index: _Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or index.column() != Column.NAME or role != Qt.ItemDataRole.EditRole:
+            return False
+        self.rename_requested.emit(self._rows[index.row()].job_id, str(value))
+        return True
+
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
@@ -177,6 +191,8 @@ class JobsModel(QAbstractTableModel):
         column = Column(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, column)
+        if role == Qt.ItemDataRole.EditRole and column is Column.NAME:
+            return row.name
         if role == ProgressRole:
             return NO_PROGRESS if row.fraction is None else row.fraction
         if role == JobIdRole:

@@ -50,7 +50,8 @@ class QueuePanel(QWidget):
         self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        # The job's name is edited with F2 or Rename… (a double-click opens Details).
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
@@ -110,6 +111,13 @@ class QueuePanel(QWidget):
         self.remove_more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.remove_more_button.setMenu(self.remove_menu)
         self.remove_more_button.setToolTip("Remove from the list, or forget the job for good")
+        # The row's own menu: rename, then Remove's two ways.
+        self.context_menu = QMenu(self)
+        self.context_menu.addAction("Rename…", self.rename_selected).setShortcut(Qt.Key.Key_F2)
+        self.context_menu.addSeparator()
+        self.context_menu.addAction("Remove from the list", self.remove_selected)
+        self.context_forget_action = self.context_menu.addAction(
+            icon("remove"), "Forget for good (delete from the journal)…", self.forget_selected)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_remove_menu)
         self.details_button.clicked.connect(lambda: self._emit_for_selected(self.details_requested))
@@ -176,8 +184,21 @@ class QueuePanel(QWidget):
         self.forget_action.setEnabled(row is not None and row.state.allows(Verb.FORGET))
 
     def _show_remove_menu(self, where: QPoint) -> None:
-        if self.selected() is not None and self.remove_button.isEnabled():
-            self.remove_menu.popup(self.table.viewport().mapToGlobal(where))
+        if self.selected() is not None:
+            remove, forget = self.context_menu.actions()[2:4]
+            remove.setEnabled(self.remove_button.isEnabled())
+            forget.setEnabled(self.forget_action.isEnabled())
+            self.context_menu.popup(self.table.viewport().mapToGlobal(where))
+
+    def rename_selected(self) -> None:
+        """Open the editor on the selected job's name (Enter keeps it, Esc leaves the old one)."""
+        row = self.selected()
+        index = self.bridge.jobs.row_of(row.job_id) if row is not None else None
+        if index is not None:
+            cell = self.bridge.jobs.index(index, Column.NAME)
+            self.table.setCurrentIndex(cell)
+            self.table.setFocus()
+            self.table.edit(cell)
 
     def forget_selected(self) -> bool:
         """Forget the selected job for good, after asking; True if it was forgotten."""
