@@ -37,6 +37,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -125,13 +126,14 @@ class Engine:
             return
         self._enqueue(prepare_again(job_id, self.journal, "resume"))
 
-    def retry(self, job_id: str, current_code: bool = False) -> None:
+    def retry(self, job_id: str, current_code: bool = False, only: Collection[int] | None = None) -> None:
         """Run the failed files of a finished job again: with its journaled processor, or with
-        ``current_code``, the processor as its code is now (a script fixed since)."""
+        ``current_code``, the processor as its code is now (a script fixed since). ``only``: just
+        the failed files with these ids."""
         state = self._states.get(job_id)
         if state is not None and state.is_active:
             raise JobError(f"job {job_id} is still running; retry it when it has finished")
-        self._enqueue(prepare_again(job_id, self.journal, "retry", current_code))
+        self._enqueue(prepare_again(job_id, self.journal, "retry", current_code, only))
 
     def pause(self, job_id: str) -> None:
         self._post(_Command("pause", job_id))

@@ -24,7 +24,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -503,11 +503,14 @@ class Journal:
         db.execute("UPDATE jobs SET total = ?, done = ?, failed = ?, skipped = ?, heartbeat = ?, elapsed = ? "
                    "WHERE id = ?", (total, done, failed, skipped, time.time(), elapsed, job_id))
 
-    def reset_files(self, job_id: str, from_states: tuple[FileStatus, ...]) -> int:
-        """Mark files in ``from_states`` pending again (retry); returns how many."""
+    def reset_files(self, job_id: str, from_states: tuple[FileStatus, ...],
+                    only: Collection[int] | None = None) -> int:
+        """Mark files in ``from_states`` pending again (retry); returns how many. ``only``: of
+        those, just the files with these ids (a retry of the files the operator selected)."""
         wanted = {s.value for s in from_states}
         with self._write() as db:
-            chosen = [[record.idx] for record in _Replay(db, job_id, wanted).records() if record.state.value in wanted]
+            chosen = [[record.idx] for record in _Replay(db, job_id, wanted).records()
+                      if record.state.value in wanted and (only is None or record.idx in only)]
             if chosen:
                 self._append(db, job_id, RESET, chosen)
             return len(chosen)

@@ -9,6 +9,7 @@ import os
 import uuid
 from pathlib import Path
 from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Any, Literal
 
 from batchmill.core.events import FileStatus, JobState
@@ -82,9 +83,9 @@ def code_changed(job: JobRecord) -> bool:
 
 
 def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"],
-                  current_code: bool = False) -> PreparedJob:
+                  current_code: bool = False, only: Collection[int] | None = None) -> PreparedJob:
     """``current_code``: run the processor as its code is now (journaled for the job from then
-    on), not the code the job was made with."""
+    on), not the code the job was made with. ``only``: a retry of just these failed files (ids)."""
     try:
         job = journal.get_job(job_id)
     except LookupError as exc:
@@ -129,7 +130,7 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
     else:
         mode_used = mode
     if mode == "retry":
-        journal.reset_files(job.id, (FileStatus.FAILED,))
+        journal.reset_files(job.id, (FileStatus.FAILED,), only)
     return PreparedJob(job.id, job.spec, processor, params, roots, payload, key, mode_used)
 
 

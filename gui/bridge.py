@@ -141,13 +141,18 @@ class Bridge(QObject):
     def cancel(self, job_id: str) -> None:
         self._call(self.engine.cancel, job_id)
 
-    def retry(self, job_id: str, current_code: bool = False) -> None:
+    def retry(self, job_id: str, current_code: bool = False, only: set[int] | None = None) -> None:
         """Run the failed files of a finished job again: with the code the job was made with, or
-        with ``current_code``, its processor as it is now (a script edited since)."""
+        with ``current_code``, its processor as it is now (a script edited since). ``only``: just
+        the failed files with these ids (those selected in Details)."""
         if self._workers is not None:
             self._call(self.engine.set_workers, self._workers)
-        self._call(self.engine.retry, job_id, current_code)
-        self._failures.pop(job_id, None)
+        self._call(self.engine.retry, job_id, current_code, only)
+        if only is None:
+            self._failures.pop(job_id, None)
+        else:
+            for file_id in only:
+                self._failures.get(job_id, {}).pop(file_id, None)
         row = self.jobs.job(job_id)
         if row is not None:
             row.state, row.error = JobState.QUEUED, None

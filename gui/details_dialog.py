@@ -12,8 +12,9 @@ from PySide6.QtWidgets import (
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from batchmill.core.lifecycle import Verb
 from batchmill.core.triage import group_reasons, reason_of, relative_input, trim_traceback
-from batchmill.gui.bridge import Bridge, FailureRow
+from batchmill.gui.bridge import Bridge, FailureRow, JobError
 from batchmill.gui.formatting import describe_outcome, format_duration
 from batchmill.gui.report_export import write_csv, write_json
 from batchmill.gui.resources import icon
@@ -44,7 +45,7 @@ class DetailsDialog(QDialog):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Failed file", "Reason", "Attempts"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # Retry selected
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
@@ -64,6 +65,12 @@ class DetailsDialog(QDialog):
         self.folder_button = QPushButton(icon("folder-open"), "Open its folder")
         self.folder_button.setToolTip("Open the folder that holds the selected failed file")
         self.folder_button.clicked.connect(self.open_input_folder)
+        self.retry_selected_button = QPushButton(icon("retry"), "Retry selected")
+        self.retry_selected_button.setToolTip("Run only the selected failed files again (Ctrl- or Shift-click to "
+                                              "select several), with the code the job was made with")
+        self.retry_selected_button.clicked.connect(self.retry_selected)
+        self.table.itemSelectionChanged.connect(self._update_retry_button)
+        bridge.jobs_changed.connect(self._update_retry_button)
         self.csv_button = QPushButton(icon("export"), "Export CSV…")
         self.json_button = QPushButton(icon("export"), "Export JSON…")
         self.csv_button.clicked.connect(lambda: self.export("csv"))
@@ -79,6 +86,7 @@ class DetailsDialog(QDialog):
         buttons = QHBoxLayout()
         buttons.addWidget(self.copy_button)
         buttons.addWidget(self.folder_button)
+        buttons.addWidget(self.retry_selected_button)
         buttons.addWidget(self.note, 1)
         buttons.addWidget(self.csv_button)
         buttons.addWidget(self.json_button)
@@ -156,6 +164,31 @@ class DetailsDialog(QDialog):
         if not indexes or indexes[0].row() >= len(self.rows):
             return None
         return self.rows[indexes[0].row()]
+
+    def selected_rows(self) -> list[FailureRow]:
+        """Every selected failed file, in the table's order."""
+        model = self.table.selectionModel()
+        rows = sorted({index.row() for index in model.selectedRows()}) if model is not None else []
+        return [self.rows[i] for i in rows if i < len(self.rows)]
+
+    def _update_retry_button(self) -> None:
+        job = self.bridge.jobs.job(self.job_id)
+        count = len(self.selected_rows())
+        self.retry_selected_button.setText(f"Retry selected ({count})" if count > 1 else "Retry selected")
+        self.retry_selected_button.setEnabled(count > 0 and job is not None and job.state.allows(Verb.RETRY, job.failed))
+
+    def retry_selected(self) -> None:
+        """Run only the selected failed files again; the others stay failed."""
+        chosen = self.selected_rows()
+        if not chosen:
+            return
+        try:
+            self.bridge.retry(self.job_id, False, {failure.file_id for failure in chosen})
+        except JobError as exc:
+            self.note.setText(str(exc))
+        else:
+            self.note.setText(f"retrying {len(chosen):,} of the failed files")
+        self._update_retry_button()
 
     def _show_selected(self) -> None:
         failure = self.selected_row()
