@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,14 +58,22 @@ class Freshness:
         self.recipe = recipe
         self.roots = roots
         self.hash_inputs = hash_inputs
+        self._looked_up: dict[str, OutputRecord | None] = {}  # by prefetch(), used once by check()
+
+    def prefetch(self, files: Iterable[tuple[int, str, str | None]]) -> None:
+        """Read the records of these (root, input, output) files in a few queries, for check()."""
+        targets = [target_for(self.roots[root], src, dst) for root, src, dst in files]
+        found = self.store.get_many(targets)
+        self._looked_up = {target: found.get(target) for target in targets}
 
     def check(self, root_index: int, src: str, dst: str | None) -> Fresh:
+        target = target_for(self.roots[root_index], src, dst)
+        record = self._looked_up.pop(target) if target in self._looked_up else self.store.get(target)
         try:
             st = os.stat(src)
         except OSError as exc:
             return Fresh(False, False, f"the input cannot be read ({exc.strerror or exc})")
         stat = (st.st_size, st.st_mtime_ns)
-        record = self.store.get(target_for(self.roots[root_index], src, dst))
         if record is None:
             if dst is not None and os.path.lexists(dst):
                 return Fresh(False, False, "the output exists, but this journal has no record of making it", None,
@@ -179,7 +187,13 @@ class OutputLedger:
         if freshness is None:
             yield from plan
             return
-        for planned in plan:
+        for chunk in _chunks(plan, PREFETCH):
+            freshness.prefetch((p.root, p.src, p.dst) for p in chunk if p.status == PENDING)
+            yield from self._filtered(chunk, freshness, keep_results)
+        log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
+
+    def _filtered(self, chunk: list[PlannedFile], freshness: Freshness, keep_results: bool) -> Iterator[PlannedFile]:
+        for planned in chunk:
             if planned.status == PENDING:
                 fresh = freshness.check(planned.root, planned.src, planned.dst)
                 if fresh.up_to_date:
@@ -191,7 +205,6 @@ class OutputLedger:
                 if fresh.stat is not None and len(self.checked) < CHECKED_KEPT:
                     self.checked[planned.src] = (fresh.stat, fresh.reason)
             yield planned
-        log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
 
     def recorded_result(self, root: int, src: str, dst: str | None) -> Any:
         """The result recorded for a file skipped as up to date by an earlier session of this job."""
@@ -231,6 +244,20 @@ class OutputLedger:
         return [target_for(self.roots[root], src, dst), dst if made else None, src,
                 stat[0], stat[1], in_hash,
                 out[0] if out else None, out[1] if out else None, value, now, reason]
+
+
+PREFETCH = 256  # planned files whose records are read in one go: the plan still streams
+
+
+def _chunks(items: Iterator[PlannedFile], size: int) -> Iterator[list[PlannedFile]]:
+    chunk: list[PlannedFile] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _root_and_input(item: tuple[int, str, Any]) -> tuple[int, str]:
