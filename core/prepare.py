@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from batchmill.core.events import FileStatus, JobState
 from batchmill.core.journal import ClaimedElsewhere, Journal, JobRecord
-from batchmill.core.lifecycle import Verb
 from batchmill.core.payload import PayloadError, dumps_checked, payload_key, translate_legacy
 from batchmill.core.plan import PlanError, check_dropped_files, plan_roots
 from batchmill.core.processors import Processor, UnknownProcessor, get_processor
@@ -94,9 +93,6 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
         raise JobError(f"no job {job_id!r} in the journal {journal.path}")
     if job.owner_alive and job.state.is_active:
         raise JobError(f"job {job.id} is being run by process {job.owner_pid}; it cannot be {mode}d from here")
-    if mode == "resume" and not job.shown_state.allows(Verb.RESUME):
-        hint = f"; batchmill retry {job.id} runs its failed files again" if job.failed else ""
-        raise JobError(f"job {job.id} is {job.shown_state.value}: there is nothing to resume{hint}")
     try:
         processor = get_processor(job.spec.processor)
         params = restore_params(processor, job.spec.params)
