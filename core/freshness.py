@@ -190,7 +190,8 @@ class OutputLedger:
         for chunk in _chunks(plan, PREFETCH):
             freshness.prefetch((p.root, p.src, p.dst) for p in chunk if p.status == PENDING)
             yield from self._filtered(chunk, freshness, keep_results)
-        log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
+        if self.up_to_date:  # a first run has none to tell of
+            log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
 
     def _filtered(self, chunk: list[PlannedFile], freshness: Freshness, keep_results: bool) -> Iterator[PlannedFile]:
         for planned in chunk:
