@@ -8,7 +8,7 @@ import json
 import resource
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,16 +40,8 @@ def assert_ended_by_the_journal(result: subprocess.CompletedProcess[str], journa
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "tiny-disk"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+def tiny_disk(tiny_disk_of: Callable[[str], Path]) -> Path:
+    return tiny_disk_of("512k")
 
 
 def test_the_journals_disk_filling_during_a_job_ends_it_with_the_journals_message(

@@ -10,7 +10,7 @@ import resource
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -126,17 +126,9 @@ def test_a_home_folder_that_cannot_be_made_is_named(tmp_path: Path, monkeypatch:
 
 
 @pytest.fixture
-def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+def tiny_disk(tiny_disk_of: Callable[[str], Path]) -> Path:
     """A 256 KiB file system of its own (a tmpfs), if this machine lets the test mount one."""
-    mount = tmp_path / "tiny-disk"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode(errors='replace').strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
+    return tiny_disk_of("256k")
 
 
 def fill(folder: Path) -> None:
