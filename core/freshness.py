@@ -176,6 +176,12 @@ class OutputLedger:
                           if spec.overwrite is Overwrite.CHANGED else None)
         self.checked: dict[str, tuple[Stat, str]] = {}  # input -> (its stat, why it runs), until it finishes
         self.finished: list[tuple[int, str, str | None, bool, Any, int | None]] = []  # not recorded yet
+        # Without --overwrite changed or --hash-inputs, a file's record holds nothing its done record
+        # does not: each journal write logs where they are (ProvenanceStore.append_reference), and
+        # the engine thread does nothing per file but note the ids of outputs not made.
+        self.by_reference = self.freshness is None and not self.hash_inputs
+        self.unmade: list[int] = []
+        self.root_folders = [str(root.output) for root in roots]
         # (root, input, result) of up-to-date files, for a final per-folder step (spilled past a bound)
         self.reused: SpillSorter[tuple[int, str, Any]] = SpillSorter(_root_and_input)
         self.up_to_date = 0
@@ -215,7 +221,13 @@ class OutputLedger:
     def done(self, root: int, src: str, dst: str | None, made: bool, value: Any, size: int | None) -> None:
         self.finished.append((root, src, dst, made, value, size))
 
-    def flush(self) -> None:
+    def flush(self, done_row: int | None) -> None:
+        """Record the files done since the last flush; ``done_row``: the journal's row of their done records."""
+        if self.by_reference:
+            if done_row is not None:
+                self.store.append_reference(self.job_id, done_row, self.root_folders, self.unmade)
+            self.unmade = []
+            return
         finished, self.finished = self.finished, []
         now = time.time()
         if finished:

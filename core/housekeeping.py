@@ -87,7 +87,14 @@ def to_prune(journal: Journal, older_than_s: float, keep_failed: bool, now: floa
 
 def forget(journal: Journal, jobs: Iterable[JobRecord], vacuum: bool = True) -> Forgotten:
     """Forget ``jobs`` (each re-checked inside its delete), then VACUUM."""
+    from batchmill.core.provenance import ProvenanceStore  # here: only forgetting needs it
+
     report = Forgotten(bytes_before=journal.size_on_disk())
+    jobs = list(jobs)
+    if jobs:
+        # A job's provenance may still be references to its file records (provenance's output_log):
+        # read into outputs before those go, so what its outputs were made from stays known.
+        ProvenanceStore(journal).fold()
     for job in jobs:
         reason = why_not(job)
         if reason is None and journal.forget_job(job.id):

@@ -237,7 +237,8 @@ class JobRun:
         # The loop runs once per file: what it needs is looked up once.
         pending, entries, attempts_of, records = batch.pending, self.entries, self.attempts, self.done_records
         results = self.results if self.keeps_results else None
-        ledger_done = self.ledger.done
+        ledger = self.ledger
+        ledger_done = None if ledger.by_reference else ledger.done
         unmade = self.unmade_folders
         done = 0
         for file_id, duration, value, size, made in zip(message.file_ids, message.durations, message.values,
@@ -251,7 +252,10 @@ class JobRun:
                 self.fail(file_id, failures[file_id], duration, size)
                 continue
             root, src, dst = entries.pop(file_id)
-            ledger_done(root, src, dst, made, value, size)
+            if ledger_done is not None:
+                ledger_done(root, src, dst, made, value, size)
+            elif not made and dst is not None:
+                ledger.unmade.append(file_id)
             if results is not None:
                 results.add((file_id, root, src, value))
             attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1
@@ -390,9 +394,9 @@ class JobRun:
             # Records and counts go in one transaction, and the records are let go only once it
             # is written: a failed write leaves them for the next one, so the counts the journal
             # holds are never ahead of its records.
-            self.journal.record_files(self.job_id, done, failed, self.counts(), self.elapsed)
+            done_row = self.journal.record_files(self.job_id, done, failed, self.counts(), self.elapsed)
             self.done_records, self.failed_records = [], []
-            self.ledger.flush()
+            self.ledger.flush(done_row)
         else:
             self.journal.store_counts(self.job_id, self.counts(), self.elapsed)
 

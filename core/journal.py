@@ -473,25 +473,28 @@ class Journal:
             self._append(db, job_id, PLANNED, rows)
 
     def record_files(self, job_id: str, done: list[tuple[Any, ...]], failed: list[tuple[Any, ...]],
-                     counts: tuple[int, int, int, int], elapsed: float) -> None:
-        """Files finished, and the job's counts, in one transaction.
+                     counts: tuple[int, int, int, int], elapsed: float) -> int | None:
+        """Files finished, and the job's counts, in one transaction; returns the row id of the done
+        records (None when there were none), which provenance's output_log may point at.
         done: (idx, attempts, duration_us, size, result);
         failed: (idx, attempts, kind, error, traceback, duration_us, size)."""
+        row = None
         with self._write() as db:
             if done:
-                self._append(db, job_id, DONE, done)
+                row = self._append(db, job_id, DONE, done)
             if failed:
                 self._append(db, job_id, FAILED, failed)
             self._store_counts(db, job_id, counts, elapsed)
+        return row
 
     @staticmethod
-    def _append(db: sqlite3.Connection, job_id: str, kind: str, records: Iterable[Sequence[Any]]) -> None:
+    def _append(db: sqlite3.Connection, job_id: str, kind: str, records: Iterable[Sequence[Any]]) -> int | None:
         records = list(records)
         try:
             data = json.dumps(records, default=repr)  # a value JSON cannot hold is kept as its repr
         except ValueError:  # a result that contains itself: only that one is kept as its repr
             data = json.dumps([_json_safe(record) for record in records], default=repr)
-        db.execute("INSERT INTO file_records (job_id, kind, data) VALUES (?, ?, ?)", (job_id, kind, data))
+        return db.execute("INSERT INTO file_records (job_id, kind, data) VALUES (?, ?, ?)", (job_id, kind, data)).lastrowid
 
     def store_counts(self, job_id: str, counts: tuple[int, int, int, int], elapsed: float) -> None:
         with self._write() as db:
