@@ -335,7 +335,8 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
         max_files_per_worker: int | None = None, job_name: str = "",
         backend: Literal["local", "dask"] = "local", scheduler: str | None = None,
         progress: ProgressCallback | None = None, home: PathLike | None = None,
-        python: PathLike | None = None, root: PathLike | None = None) -> JobResult:
+        python: PathLike | None = None, root: PathLike | None = None,
+        provenance: Literal["journal", "sidecar"] = "journal") -> JobResult:
     """Run ``task`` over every file of ``inputs`` and return the JobResult when the job ends.
 
     ``task``: a callable ``fn(src, dst, **params)`` (any: a lambda, a closure, a method), or
@@ -347,6 +348,7 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
     e.g. ``"{stem}_small{ext}"``), ``include``/``exclude`` globs (``**`` crosses folders),
     ``ignore_case`` (None: as the platform's file systems do), ``recursive``, ``root`` (``inputs``
     are then files under that folder, laid out as a run on it: ``output/root.name/…``),
+    ``provenance`` (``"sidecar"``: also a ``<output>.provenance.json`` beside each output),
     ``halt_after`` (``5`` or ``"10%"``), ``max_files_per_worker``, ``job_name``, ``backend``
     and ``scheduler``. ``progress`` is called on this thread with a Progress as counts change.
     ``home`` is the folder of the journal (default: ``BATCHMILL_HOME`` or the user data
@@ -356,7 +358,7 @@ def run(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], o
     the job cannot run."""
     job = _start(task, inputs, output, params, workers, timeout, retries, overwrite, name, include, exclude,
                  recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler, progress,
-                 home, python, root=root)
+                 home, python, root=root, provenance=provenance)
     return job.wait()
 
 
@@ -368,12 +370,13 @@ def submit(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
            max_files_per_worker: int | None = None, job_name: str = "",
            backend: Literal["local", "dask"] = "local", scheduler: str | None = None,
            progress: ProgressCallback | None = None, home: PathLike | None = None,
-           python: PathLike | None = None, root: PathLike | None = None) -> Job:
+           python: PathLike | None = None, root: PathLike | None = None,
+           provenance: Literal["journal", "sidecar"] = "journal") -> Job:
     """Start ``task`` over ``inputs`` and return its Job at once (same arguments as ``run()``;
     ``progress`` is called on the job's own thread). Raises JobError if the job cannot run."""
     job = _start(task, inputs, output, params, workers, timeout, retries, overwrite, name, include, exclude,
                  recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler, progress,
-                 home, python, root=root)
+                 home, python, root=root, provenance=provenance)
     job._start_thread()
     return job
 
@@ -458,7 +461,8 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
            recursive: bool, ignore_case: bool | None,
            halt_after: str | int | None, max_files_per_worker: int | None, job_name: str,
            backend: Literal["local", "dask"], scheduler: str | None, progress: ProgressCallback | None,
-           home: PathLike | None, python: PathLike | None, *, root: PathLike | None = None) -> Job:
+           home: PathLike | None, python: PathLike | None, *, root: PathLike | None = None,
+           provenance: str = "journal") -> Job:
     refuse_in_worker("a job")  # a child re-running an unguarded tool script must not start one again
     bootstrap(python)
     if params is not None and not isinstance(params, Mapping):
@@ -468,7 +472,7 @@ def _start(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike]
     processor, processor_name, spec_params = _task(task, params)
     spec = _spec(processor_name, spec_params, inputs, output, workers, timeout, retries, overwrite, name, include,
                  exclude, recursive, ignore_case, halt_after, max_files_per_worker, job_name, backend, scheduler,
-                 root=root)
+                 root=root, provenance=provenance)
     engine = _engine(home)
     try:
         with _journal_trouble_as_job_error():
@@ -496,7 +500,7 @@ def _spec(processor: str, params: dict[str, Any], inputs: PathLike | Iterable[Pa
           include: Iterable[str], exclude: Iterable[str], recursive: bool, ignore_case: bool | None,
           halt_after: str | int | None,
           max_files_per_worker: int | None, job_name: str, backend: str, scheduler: str | None, *,
-          root: PathLike | None = None) -> JobSpec:
+          root: PathLike | None = None, provenance: str = "journal") -> JobSpec:
     paths = _paths(inputs)
     if not paths:
         raise JobError("no inputs given: name at least one file or folder")
@@ -520,7 +524,7 @@ def _spec(processor: str, params: dict[str, Any], inputs: PathLike | Iterable[Pa
             workers=default_workers() if workers is None else workers, timeout_s=timeout, retries=retries,
             max_files_per_worker=max_files_per_worker,
             halt_after=None if halt_after is None else str(halt_after), name=job_name, name_template=name,
-            backend=backend, scheduler=scheduler, ignore_case=ignore_case, files=files)
+            backend=backend, scheduler=scheduler, ignore_case=ignore_case, files=files, provenance=provenance)
         spec.to_json()  # what the journal will hold
     except ValueError as exc:
         raise JobError(str(exc)) from None
@@ -612,7 +616,8 @@ class Preview:
 def preview(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], output: PathLike, *,
             params: Mapping[str, Any] | None = None, overwrite: Overwrite = "skip", name: str | None = None,
             include: Iterable[str] = (), exclude: Iterable[str] = (), recursive: bool = True,
-            ignore_case: bool | None = None, hash_inputs: bool = False, home: PathLike | None = None) -> Preview:
+            ignore_case: bool | None = None, hash_inputs: bool = False, home: PathLike | None = None,
+            provenance: Literal["journal", "sidecar"] = "journal") -> Preview:
     """What ``run()`` with these arguments would do to every file, without running anything:
     a Preview streaming one FileVerdict per file (new, up to date, will replace, will be
     renamed, kept, collision, excluded, skipped by the scanner, each with its reason).
@@ -622,7 +627,8 @@ def preview(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike
 
     processor, processor_name, spec_params = _task(task, params)
     spec = _spec(processor_name, spec_params, inputs, output, None, None, 0, overwrite, name, include, exclude,
-                 recursive, ignore_case, None, None, "", "local", None).with_changes(hash_inputs=hash_inputs)
+                 recursive, ignore_case, None, None, "", "local", None,
+                 provenance=provenance).with_changes(hash_inputs=hash_inputs)
     journal = Journal(Path(home).expanduser() if home is not None else None)
     try:
         setup = checked_set_up(spec, journal, processor)

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 from batchmill.core import __version__
 from batchmill.core.events import FileStatus, JobState
 from batchmill.core.exit_status import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NO_FILES, EXIT_OK, EXIT_USAGE
-from batchmill.core.spec import JobSpec, Overwrite, default_workers, parse_halt
+from batchmill.core.spec import PROVENANCE_MODES, JobSpec, Overwrite, default_workers, parse_halt
 
 COMPLETION_SHELLS = ("bash", "zsh", "fish", "tcsh", "powershell")  # shtab's (tests check the two agree)
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_NO_FILES", "EXIT_OK", "EXIT_USAGE", "main"]
@@ -109,6 +109,10 @@ def build_parser() -> _Parser:
                           "each), run nothing")
     run.add_argument("--hash-inputs", action="store_true",
                      help="with --overwrite changed: compare inputs by content (sha256), not size and mtime only")
+    run.add_argument("--provenance", choices=list(PROVENANCE_MODES), default="journal",
+                     help="where what made each output is kept: the journal (default), or also a sidecar, a "
+                          "small JSON file beside each output named OUTPUT.provenance.json (a manifest gets one "
+                          "too); the scan never takes a sidecar for an input")
     run.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="fail a file that runs longer (its worker is killed and replaced)")
     run.add_argument("--retries", type=_non_negative_int, default=None, metavar="N",
@@ -353,7 +357,8 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             max_files_per_worker=args.max_files_per_worker, halt_after=args.halt_after, name=args.job_name,
             name_template=pick(args.name_template, preset.name_template if preset else None, None),
             backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler,
-            ignore_case=args.ignore_case, files=listed, hash_inputs=args.hash_inputs)
+            ignore_case=args.ignore_case, files=listed, hash_inputs=args.hash_inputs,
+            provenance=args.provenance)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -57,6 +57,7 @@ from batchmill.core.liveness import pid_alive, scratch_owner
 from batchmill.core.scratch import new_scratch_root, private_base
 from batchmill.core.messages import PayloadBroken, Printed, Progress, Results, Returned, RunBatch, Started
 from batchmill.core.outputs import temporaries_of_job
+from batchmill.core.sidecar import final_step_sidecars
 from batchmill.core.patterns import describe_no_match
 from batchmill.core.plan import PlanError
 from batchmill.core.prepare import JobError, PreparedJob, prepare_again, prepare_new
@@ -475,7 +476,8 @@ class _Loop:
         run.remove_empty_folders()
         if state is JobState.COMPLETED:
             try:
-                with temporaries_of_job(run.job_id):  # so a resume finds what a killed final step left
+                with temporaries_of_job(run.job_id), final_step_sidecars(  # a manifest's sidecar, if on
+                        run.sidecar, [(str(r.input), str(r.output)) for r in run.prepared.roots]):
                     for line in run.prepared.processor.finalize(
                             run.prepared.params, run.prepared.roots, run.done_results(), run.spec.overwrite.value):
                         self.emit(Log("info", line, run.job_id))
@@ -530,7 +532,7 @@ class _Loop:
             self.batch_seq += 1
             batch = RunBatch(self.batch_seq, run.job_id, run.prepared.payload_key, run.prepared.payload,
                              tuple(ids), tuple(srcs), tuple(dsts) if dsts else None, tuple(tmps) if tmps else None,
-                             self.scratch)
+                             self.scratch, run.sidecar)
             run.sent(batch.batch_id, ids)
             try:
                 self.backend.send(batch)

@@ -28,6 +28,7 @@ from batchmill.core.processors.base import Processor, RootOutput
 from batchmill.core.provenance import (
     OutputRecord, ProvenanceStore, Recipe, make_recipe, target_for,
 )
+from batchmill.core.sidecar import sidecar_path
 from batchmill.core.spec import JobSpec, Overwrite
 from batchmill.core.spill import SpillSorter
 
@@ -53,8 +54,10 @@ class Fresh:
 class Freshness:
     """Compares files with their recorded outputs, for one recipe."""
 
-    def __init__(self, store: ProvenanceStore, recipe: Recipe, roots: list[RootOutput], hash_inputs: bool) -> None:
+    def __init__(self, store: ProvenanceStore, recipe: Recipe, roots: list[RootOutput], hash_inputs: bool,
+                 sidecars: bool = False) -> None:
         self.store = store
+        self.sidecars = sidecars  # --provenance sidecar: an output without its sidecar is made again
         self.recipe = recipe
         self.roots = roots
         self.hash_inputs = hash_inputs
@@ -83,6 +86,8 @@ class Freshness:
         reasons = self._input_changes(record, src, stat) + self._recipe_changes(record)
         if dst is not None:
             reasons += _output_changes(record, dst)
+            if self.sidecars and not reasons and not os.path.lexists(sidecar_path(dst)):
+                reasons.append("its provenance sidecar is missing")
         if reasons:
             return Fresh(False, False, "; ".join(reasons), record, stat)
         return Fresh(True, False, f"made by job {record.job_id} on {_when(record.made)} from this input, "
@@ -154,7 +159,7 @@ def recipe_now(processor: Processor, params: Mapping[str, Any]) -> Recipe:
 
 def open_freshness(journal: Journal, spec: JobSpec, processor: Processor, params: Mapping[str, Any],
                    roots: list[RootOutput]) -> Freshness:
-    return Freshness(ProvenanceStore(journal), recipe_now(processor, params), roots, spec.hash_inputs)
+    return Freshness(ProvenanceStore(journal), recipe_now(processor, params), roots, spec.hash_inputs, spec.sidecars)
 
 
 class OutputLedger:
@@ -172,7 +177,7 @@ class OutputLedger:
             recipe = make_recipe(processor, params, payload_key_)
             self.store.save_recipe(job_id, recipe)
         self.recipe = recipe
-        self.freshness = (Freshness(self.store, recipe, roots, spec.hash_inputs)
+        self.freshness = (Freshness(self.store, recipe, roots, spec.hash_inputs, spec.sidecars)
                           if spec.overwrite is Overwrite.CHANGED else None)
         self.checked: dict[str, tuple[Stat, str]] = {}  # input -> (its stat, why it runs), until it finishes
         self.finished: list[tuple[int, str, str | None, bool, Any, int | None]] = []  # not recorded yet

@@ -24,6 +24,7 @@ from batchmill.core.prepare import PreparedJob
 from batchmill.core.progress import RateMeter, best_total, eta_s
 from batchmill.core.processors.base import Processor
 from batchmill.core.spec import parse_halt
+from batchmill.core.sidecar import sidecar_job, sidecar_tmp
 from batchmill.core.spill import SpillSorter
 
 JOURNAL_FLUSH_S = 0.5
@@ -90,6 +91,8 @@ class JobRun:
         self.ledger = OutputLedger(journal, self.job_id, self.spec, processor, params, prepared.payload_key,
                                    prepared.roots, prepared.mode == "new")
         self.unreadable: dict[str, str] = {}  # folders the scan could not read -> why (see fail_unreadable)
+        # --provenance sidecar: what each output's sidecar says alike, sent with every batch
+        self.sidecar = sidecar_job(prepared, self.ledger.recipe) if self.spec.sidecars else None
         probe = processor.output_name(params, "probe.name")
         self.may_collide = probe is not None and (probe != "probe.name" or self.spec.name_template is not None)
         # Folders of outputs that were not made: a worker makes an output's folder before the
@@ -176,6 +179,8 @@ class JobRun:
             else:
                 if rec.output is not None:
                     self._clean_up(tmp_path_for(Path(rec.output), self.job_id))  # left by a run that died
+                    if self.sidecar is not None:
+                        self._clean_up(Path(sidecar_tmp(rec.output, self.job_id)))
                 self.entries[rec.idx] = (rec.root, rec.input, rec.output)
                 self.pending.append(rec.idx)
         for root in self.prepared.roots:  # a final step's temporaries (a manifest being written)
@@ -358,6 +363,8 @@ class JobRun:
         entry = self.entries.get(idx)
         if entry is not None and entry[2] is not None:
             self._clean_up(tmp_path_for(Path(entry[2]), self.job_id))
+            if self.sidecar is not None:
+                self._clean_up(Path(sidecar_tmp(entry[2], self.job_id)))
 
     def _clean_up(self, tmp: Path) -> None:
         """A clean-up that fails is told, never raised: it concerns one file, not the job."""

@@ -16,6 +16,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchmill.core.sidecar import SidecarJob
 
 
 class FailureKind(str, enum.Enum):
@@ -52,6 +56,7 @@ class RunBatch:
     dsts: tuple[str | None, ...] | None  # None: no file of this batch makes an output of its own
     tmps: tuple[str | None, ...] | None  # where each processor call writes; renamed to its dst
     scratch_root: str
+    sidecar: SidecarJob | None = None  # --provenance sidecar: what each output's sidecar says alike
 
     def __len__(self) -> int:
         return len(self.file_ids)
@@ -68,7 +73,7 @@ class RunBatch:
         dsts, tmps = self.dsts, self.tmps
         return RunBatch(self.batch_id, self.job_id, self.payload_key, self.payload, self.file_ids[start:stop],
                         self.srcs[start:stop], dsts[start:stop] if dsts else None,
-                        tmps[start:stop] if tmps else None, self.scratch_root)
+                        tmps[start:stop] if tmps else None, self.scratch_root, self.sidecar)
 
 
 @dataclass(frozen=True, slots=True)

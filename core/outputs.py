@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from batchmill.core.sidecar import sidecar_path, write_final_sidecar
+
 TMP_SUFFIX = ".bmpart"
 _TMP_RE = re.compile(r"^\..+\.[0-9a-f]{8}\.bmpart$")
 # A name up to this many bytes keeps its readable temporary form, ``.NAME.<job8>.bmpart``
@@ -95,13 +97,15 @@ def remove_quietly(path: str | Path) -> str | None:
     return None
 
 
-def free_name(path: Path, taken: set[str]) -> Path:
-    """``name (1).ext``, ``name (2).ext`` … : the first that exists neither on disk nor in ``taken``."""
+def free_name(path: Path, taken: set[str], beside: str = "") -> Path:
+    """``name (1).ext``, ``name (2).ext`` … : the first that exists neither on disk nor in ``taken``
+    (nor, with ``beside``, a file of its name plus ``beside``: a provenance sidecar)."""
     stem, suffix = path.stem, path.suffix
     n = 1
     while True:
         candidate = path.with_name(f"{stem} ({n}){suffix}")
-        if str(candidate) not in taken and not os.path.lexists(candidate):
+        if (str(candidate) not in taken and not os.path.lexists(candidate)
+                and not (beside and os.path.lexists(f"{candidate}{beside}"))):
             return candidate
         n += 1
 
@@ -133,4 +137,17 @@ def write_atomically(target: Path, data: bytes | Iterable[bytes], overwrite: str
         except FileNotFoundError:
             pass
         raise
+    write_final_sidecar(str(target), _tagged_tmp)  # a job's final step with --provenance sidecar
     return target
+
+
+def sidecar_if_missing(target: Path) -> None:
+    """A final step's output it left as it was (up to date): its sidecar, if the step has them on
+    and there is none yet (the output was made before sidecars were asked for)."""
+    if not os.path.lexists(sidecar_path(str(target))):
+        write_final_sidecar(str(target), _tagged_tmp)
+
+
+def _tagged_tmp(path: str) -> str:
+    folder, name = os.path.split(path)
+    return os.path.join(folder, _tmp_leaf(name, _JOB_TAG.get() or f"{os.getpid():08x}"[-8:]))

@@ -21,6 +21,7 @@ from batchmill.core.naming import render
 from batchmill.core.outputs import free_name
 from batchmill.core.processors.base import Processor, RootOutput
 from batchmill.core.scan import Filter, iter_folder
+from batchmill.core.sidecar import SIDECAR_SUFFIX
 from batchmill.core.spec import JobSpec, Overwrite
 
 
@@ -89,6 +90,8 @@ def check_dropped_files(spec: JobSpec, processor: Processor, params: Mapping[str
     try:
         for root in roots:
             name = None if root.is_dir else preview_output(spec, processor, params, root.input.name)
+            if name is not None and spec.sidecars:
+                check_not_sidecar_name(name, str(root.input))
             if name is not None:
                 guard.check_output(str(root.output), name, str(root.input))
             elif not root.is_dir and type(processor).finalize is not Processor.finalize:
@@ -157,6 +160,7 @@ class _Planner:
         self.no_outputs = probe is None
         self.template = spec.name_template
         self.identity_names = probe == "probe.name" and self.template is None
+        self.sidecars = spec.sidecars
         # Outputs named as their inputs cannot collide (relative paths in one folder are unique,
         # and no two inputs share an output folder): then only a rename needs the outputs so far,
         # and a million-file job does not keep a million paths here.
@@ -169,6 +173,8 @@ class _Planner:
             return PlannedFile(root, src, None, PENDING, size)
         if self.template is not None:
             out_name = render(self.template, name, out_name)
+        if self.sidecars:
+            check_not_sidecar_name(out_name, src)
         folder = os.path.join(out_base, rel_dir) if rel_dir else out_base
         try:
             self.guard.check_output(folder, out_name, src)
@@ -183,11 +189,18 @@ class _Planner:
             if self.spec.overwrite is Overwrite.SKIP:
                 status = SKIPPED
             elif self.spec.overwrite is Overwrite.RENAME:
-                dst = str(free_name(Path(dst), set(self.planned)))
+                dst = str(free_name(Path(dst), set(self.planned), SIDECAR_SUFFIX if self.sidecars else ""))
                 key = os.path.normcase(dst)
         if self.remembers:
             self.planned[key] = src
         return PlannedFile(root, src, dst, status, size)
+
+
+def check_not_sidecar_name(out_name: str, src: str) -> None:
+    """With sidecars on, no output may be named like one: the scan would never see it again."""
+    if out_name.endswith(SIDECAR_SUFFIX):
+        raise PlanError(f"the output of {src} would be named {out_name}, a provenance sidecar's name "
+                        f"(*{SIDECAR_SUFFIX}) with --provenance sidecar; choose another output name")
 
 
 def _inside(child: str, parent: str) -> bool:

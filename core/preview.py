@@ -16,7 +16,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from batchmill.core.estimate import CostModel, Estimate, cost_model, estimate
@@ -28,6 +28,7 @@ from batchmill.core.plan import SKIPPED, CollisionError, PlanError, Planner, che
 from batchmill.core.processors import get_processor
 from batchmill.core.processors.base import Processor, RootOutput
 from batchmill.core.scan import Filter, iter_folder
+from batchmill.core.sidecar import SIDECAR_SUFFIX, sidecar_path
 from batchmill.core.spec import JobSpec, Overwrite
 
 
@@ -65,6 +66,7 @@ class FileVerdict:
     other_input: str | None = None  # a collision: the input that claimed the output first
     size: int = -1  # the input's size in bytes (-1: not measured)
     folder: str | None = None  # a processor without per-file outputs: the folder of its per-folder output
+    sidecar: str | None = None  # --provenance sidecar: the provenance sidecar written beside the output
 
     @property
     def destination(self) -> str:
@@ -82,6 +84,8 @@ class FileVerdict:
             data["size"] = self.size
         if self.folder is not None:
             data["folder"] = self.folder
+        if self.sidecar is not None:
+            data["sidecar"] = self.sidecar
         return data
 
 
@@ -185,6 +189,14 @@ def iter_preview(setup: PreviewSetup) -> Iterator[FileVerdict]:
 
 def _verdict(setup: PreviewSetup, planner: Planner, root: RootOutput, out_base: str, src: str,
              relpath: str) -> FileVerdict:
+    verdict = _plain_verdict(setup, planner, root, out_base, src, relpath)
+    if setup.spec.sidecars and verdict.output is not None and verdict.verdict.runs:
+        return replace(verdict, sidecar=sidecar_path(verdict.output))
+    return verdict
+
+
+def _plain_verdict(setup: PreviewSetup, planner: Planner, root: RootOutput, out_base: str, src: str,
+                   relpath: str) -> FileVerdict:
     spec = setup.spec
     size = _size_of(src)
     if planner.no_outputs:
@@ -270,6 +282,8 @@ def format_verdict(verdict: FileVerdict) -> str:
     if verdict.input is None:
         return f"{label} {verdict.reason}"
     target = f" -> {verdict.destination}" if verdict.destination else ""
+    if verdict.sidecar is not None:
+        target += f" (+ sidecar {verdict.sidecar})"
     why = f"  ({verdict.reason})" if verdict.reason and verdict.verdict is not Verdict.SCAN_SKIPPED else ""
     if verdict.verdict is Verdict.SCAN_SKIPPED:
         why = f"  ({verdict.reason})"
@@ -329,6 +343,9 @@ def print_preview(spec: JobSpec, json_lines: bool, out: TextIO, err: TextIO) -> 
                               "estimate": guess.as_json() if guess else None}), file=out)
         else:
             print(f"dry run: {tally.line()}; nothing was run", file=out)
+            if spec.sidecars:
+                print(f"with --provenance sidecar: a provenance sidecar beside each output (OUTPUT{SIDECAR_SUFFIX}"
+                      f"{'' if setup.processor.makes_file_outputs else ', one for each per-folder output'})", file=out)
             if guess is not None:
                 print(guess.line(), file=out)
             elif tally.to_run:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from batchmill.core.file_kinds import describe_odd_entry
 from batchmill.core.outputs import is_tmp_name
+from batchmill.core.sidecar import SIDECAR_SUFFIX
 from batchmill.core.patterns import Filter  # the one set of pattern semantics
 
 __all__ = ["Filter", "iter_folder"]
@@ -67,7 +68,7 @@ def iter_folder(
             except OSError:  # a link that loops, for one
                 is_dir = is_file = False
             if is_file:
-                if is_tmp_name(name):
+                if is_tmp_name(name) or name.endswith(SIDECAR_SUFFIX):  # Batchmill's own, never an input
                     continue
                 relpath = f"{rel}{os.sep}{name}" if rel else name
                 if filtering and not file_filter.wants_file(name, relpath):

@@ -18,6 +18,9 @@ class Overwrite(str, enum.Enum):
 
 
 BACKENDS = ("local", "dask")
+# Where the provenance of each output is kept: the journal always; "sidecar" also writes a small
+# JSON file beside each output (batchmill.core.sidecar), "<output>.provenance.json".
+PROVENANCE_MODES = ("journal", "sidecar")
 
 
 def default_workers() -> int:
@@ -50,6 +53,7 @@ class JobSpec:
     # Only these files of the one folder input, relative to it: a list of inputs (core.inputs_list)
     files: tuple[str, ...] = ()
     hash_inputs: bool = False  # --overwrite changed compares inputs by content (sha256), not only size and mtime
+    provenance: str = "journal"  # "sidecar": also a JSON file beside each output (PROVENANCE_MODES)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(str(Path(p).absolute()) for p in self.inputs))
@@ -74,6 +78,8 @@ class JobSpec:
             check_template(self.name_template)
         if self.scheduler and self.backend == "local":
             object.__setattr__(self, "backend", "dask")
+        if self.provenance not in PROVENANCE_MODES:
+            raise ValueError(f"provenance must be one of {', '.join(PROVENANCE_MODES)}, not {self.provenance!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if not self.name:
@@ -91,6 +97,11 @@ class JobSpec:
         data = json.loads(text)
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def sidecars(self) -> bool:
+        """Each output gets a provenance sidecar (``--provenance sidecar``)."""
+        return self.provenance == "sidecar"
 
     def with_changes(self, **changes: Any) -> JobSpec:
         return replace(self, **changes)

@@ -137,7 +137,7 @@ def _now(journal: Journal, store: ProvenanceStore, job: JobRecord, src: str) -> 
             dst = planner.plan(root.index, str(root.output), src, relpath, -1).dst
         except PlanError as exc:  # its output would be an input (one file alone cannot collide)
             return {"verdict": "refused", "reason": str(exc)}
-    fresh: Fresh = Freshness(store, recipe, roots, spec.hash_inputs).check(root.index, src, dst)
+    fresh: Fresh = Freshness(store, recipe, roots, spec.hash_inputs, spec.sidecars).check(root.index, src, dst)
     verdict = "up to date" if fresh.up_to_date else "new" if fresh.new else "changed"
     return {"verdict": verdict, "reason": fresh.reason, "output": dst}
 

@@ -33,6 +33,7 @@ from batchmill.core.messages import (
 from batchmill.core.outputs import remove_quietly
 from batchmill.core.procgroup import isolate_worker
 from batchmill.core.results import journal_form, max_result_bytes
+from batchmill.core.sidecar import SidecarError, SidecarJob, commit as commit_sidecar, stage as stage_sidecar
 
 # Results of a long batch are flushed this often so progress stays live.
 FLUSH_INTERVAL_S = 0.1
@@ -212,9 +213,11 @@ class _Runner:
         self.pipe_fd = raw.fileno()
         self.pipe_ino = os.fstat(self.pipe_fd).st_ino
         self.last_file = -1
+        self.sidecar: SidecarJob | None = None  # --provenance sidecar: written beside each output
 
     def run_batch(self, batch: RunBatch) -> None:
         self.batch_id = batch.batch_id
+        self.sidecar = batch.sidecar
         fn = self._load(batch)
         if fn is None:
             return
@@ -313,7 +316,7 @@ class _Runner:
         try:
             if tmp is not None:
                 self._ensure_dir(os.path.dirname(tmp))
-            return self._finish(fn(src, tmp, context), context.input_size, dst, tmp)
+            return self._finish(fn(src, tmp, context), context.input_size, src, dst, tmp)
         except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
             return self._failed(exc, src, dst, tmp, context.input_size)
 
@@ -327,11 +330,11 @@ class _Runner:
                 raise OSError(errno.EINVAL, f"{kind_of_mode(st.st_mode)}, not a regular file", src)
             size = st.st_size
             context.src, context.dst = Path(src), (Path(tmp) if tmp is not None else None)
-            return self._finish(fn(context.src, context.dst, context), size, dst, tmp)
+            return self._finish(fn(context.src, context.dst, context), size, src, dst, tmp)
         except BaseException as exc:  # noqa: BLE001 - a failure of this file, not of the worker
             return self._failed(exc, src, dst, tmp, size)
 
-    def _finish(self, result: Any, size: int | None, dst: str | None, tmp: str | None) -> _Ran:
+    def _finish(self, result: Any, size: int | None, src: str, dst: str | None, tmp: str | None) -> _Ran:
         """The processor returned: put its value in its journal form, then move its output into place."""
         value, failure = journal_form(result, self.max_result)
         if failure is not None:  # a failed file leaves no output behind, even one it wrote
@@ -340,8 +343,33 @@ class _Runner:
         if made:
             assert dst is not None and tmp is not None
             self._check_pipe(tmp)
+            if self.sidecar is not None:
+                return self._land_with_sidecar(self.sidecar, value, size, src, dst, tmp)
             os.replace(tmp, dst)
         return value, size, made, None
+
+    @staticmethod
+    def _land_with_sidecar(job: SidecarJob, value: Any, size: int | None, src: str, dst: str, tmp: str) -> _Ran:
+        """The output and its provenance sidecar (batchmill.core.sidecar): the sidecar is written
+        under its temporary name, the output renamed into place, then the sidecar. An output is
+        never kept without its sidecar: one that cannot be written fails the file."""
+        try:
+            staged = stage_sidecar(job, src, dst, tmp)
+        except SidecarError as exc:
+            return None, size, False, _with_clean_up(Failure(FailureKind.OUTPUT_ERROR, str(exc),
+                                                             traceback.format_exc()), tmp)
+        try:
+            os.replace(tmp, dst)
+        except BaseException:
+            remove_quietly(staged)
+            raise
+        try:
+            commit_sidecar(staged, dst)
+        except SidecarError as exc:
+            problem = remove_quietly(dst)
+            kept = f"; {problem}" if problem else " (the output is not kept without it)"
+            return None, size, False, Failure(FailureKind.OUTPUT_ERROR, f"{exc}{kept}", traceback.format_exc())
+        return value, size, True, None
 
     @staticmethod
     def _failed(exc: BaseException, src: str, dst: str | None, tmp: str | None, size: int | None) -> _Ran:

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from batchmill.core.context import ProcessorContext
 from batchmill.core.file_kinds import kind_of_mode
-from batchmill.core.outputs import write_atomically
+from batchmill.core.outputs import sidecar_if_missing, write_atomically
 from batchmill.core.processors.base import Param, Processor, RootOutput
 from batchmill.core.spill import SpillSorter
 
@@ -196,6 +196,7 @@ def write_manifest(path: Path, text: bytes | _Spooled, count: int, overwrite: st
     except OSError:
         current = None
     if current:
+        sidecar_if_missing(path)  # --provenance sidecar on a manifest made without one
         return f"{path} is up to date ({count} files)"
     target = write_atomically(path, spooled.pieces(), "rename" if overwrite == "rename" else "replace")
     if current is not None and overwrite != "rename":

@@ -1,0 +1,250 @@
+"""``--provenance sidecar``: a small JSON beside each output, ``<output>.provenance.json``, saying
+what made it; written atomically after the output, never taken for an input, shown by the dry run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchmill.core import __version__
+from batchmill.core.outputs import is_tmp_name
+from batchmill.core.sidecar import SCHEMA_VERSION, sidecar_tmp
+
+pytestmark = pytest.mark.timeout(180)
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+RECORDER = SCRIPTS / "record_calls.py"
+SLOW = SCRIPTS / "journal_slow_copy.py"
+
+
+def batchmill(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "batchmill.gui.launcher", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def make_inputs(folder: Path, names: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in names.items():
+        (folder / name).write_text(text)
+
+
+def run_recorder(inputs: Path, out: Path, calls: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return batchmill("run", "python", str(inputs), "--output", str(out), "--param", f"script={RECORDER}",
+                     "--param", "tag=t7", "--json", "-q", "--workers", "2", *extra,
+                     env={"RECORD_CALLS": str(calls)})
+
+
+def sidecar_of(output: Path) -> dict[str, Any]:
+    data = json.loads(output.with_name(output.name + ".provenance.json").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_a_sidecar_beside_each_output_says_what_made_it(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta beta\n"})
+    out = tmp_path / "out"
+    before = time.time()
+
+    result = run_recorder(tmp_path / "in", out, tmp_path / "calls.log", "--provenance", "sidecar")
+
+    assert result.returncode == 0, result.stderr
+    job = json.loads(result.stdout)
+    assert sorted(p.name for p in (out / "in").iterdir()) == [
+        "a.txt", "a.txt.provenance.json", "b.txt", "b.txt.provenance.json"]
+    side = sidecar_of(out / "in" / "a.txt")
+    src = tmp_path / "in" / "a.txt"
+    assert side["schema"] == "batchmill.provenance" and side["schema_version"] == SCHEMA_VERSION
+    assert side["input"] == {"path": str(src), "size": 6, "mtime_ns": src.stat().st_mtime_ns}
+    made = out / "in" / "a.txt"
+    assert side["output"] == {"path": str(made), "size": made.stat().st_size, "mtime_ns": made.stat().st_mtime_ns}
+    processor = side["processor"]
+    assert processor["name"] == "python" and processor["version"] == "1"
+    assert processor["params"]["kwargs"] == {"tag": "t7"} and processor["params"]["script"] == str(RECORDER)
+    assert processor["code"].startswith("script:") and len(processor["payload_hash"]) == 64
+    assert side["batchmill"] == {"version": __version__, "host": socket.gethostname(), "job_id": job["job_id"]}
+    assert before <= side["made"] <= time.time() and side["made_utc"].endswith("Z")
+    # the journal's record (batchmill why) says the same
+    why = json.loads(batchmill("why", str(made), "--json").stdout)["records"][0]
+    assert why["payload_hash"] == processor["payload_hash"] and why["input_size"] == 6
+
+
+def test_off_by_default_and_the_input_hash_with_hash_inputs(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
+    assert run_recorder(tmp_path / "in", tmp_path / "plain", tmp_path / "c.log").returncode == 0
+    assert [p.name for p in (tmp_path / "plain" / "in").iterdir()] == ["a.txt"]
+
+    result = run_recorder(tmp_path / "in", tmp_path / "hashed", tmp_path / "c.log", "--provenance", "sidecar",
+                          "--hash-inputs")
+
+    assert result.returncode == 0, result.stderr
+    import hashlib
+
+    assert sidecar_of(tmp_path / "hashed" / "in" / "a.txt")["input"]["sha256"] == hashlib.sha256(
+        b"alpha\n").hexdigest()
+
+
+def test_the_scan_never_takes_a_sidecar_for_an_input(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    out = tmp_path / "out"
+    calls = tmp_path / "calls.log"
+    assert run_recorder(tmp_path / "in", out, calls, "--provenance", "sidecar",
+                        "--overwrite", "changed").returncode == 0
+
+    # the output folder used as an input: its outputs are, their sidecars are not
+    again = run_recorder(out / "in", tmp_path / "out2", calls, "--provenance", "sidecar")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["total"] == 2
+    assert sorted(p.name for p in (tmp_path / "out2" / "in").iterdir()) == [
+        "a.txt", "a.txt.provenance.json", "b.txt", "b.txt.provenance.json"]
+    # --overwrite changed, nothing changed: every file up to date, no sidecar planned as a file
+    calls.write_text("")
+    same = run_recorder(tmp_path / "in", out, calls, "--provenance", "sidecar", "--overwrite", "changed")
+    assert same.returncode == 0, same.stderr
+    assert (json.loads(same.stdout)["total"], json.loads(same.stdout)["skipped"]) == (2, 2)
+    assert calls.read_text() == ""
+    # a plain preview of the output folder does not list them either
+    dry = batchmill("run", "python", str(out / "in"), "--output", str(tmp_path / "o3"),
+                    "--param", f"script={RECORDER}", "--dry-run", "--json")
+    inputs = [json.loads(line)["input"] for line in dry.stdout.splitlines()
+              if json.loads(line)["type"] == "file"]
+    assert sorted(Path(i).name for i in inputs) == ["a.txt", "b.txt"]
+
+
+def test_changed_redoes_an_up_to_date_output_whose_sidecar_is_missing(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    out = tmp_path / "out"
+    calls = tmp_path / "calls.log"
+    assert run_recorder(tmp_path / "in", out, calls, "--overwrite", "changed").returncode == 0
+    calls.write_text("")
+
+    dry = batchmill("run", "python", str(tmp_path / "in"), "--output", str(out), "--param", f"script={RECORDER}",
+                    "--param", "tag=t7", "--overwrite", "changed", "--provenance", "sidecar", "--dry-run")
+    assert "its provenance sidecar is missing" in dry.stdout, dry.stdout
+    result = run_recorder(tmp_path / "in", out, calls, "--overwrite", "changed", "--provenance", "sidecar")
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(calls.read_text().split()) == ["a.txt", "b.txt"]
+    assert sidecar_of(out / "in" / "b.txt")["input"]["size"] == 5
+
+
+def test_the_dry_run_shows_each_sidecar_and_runs_nothing(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
+    out = tmp_path / "out"
+    calls = tmp_path / "calls.log"
+
+    text = batchmill("run", "python", str(tmp_path / "in"), "--output", str(out), "--param", f"script={RECORDER}",
+                     "--provenance", "sidecar", "--dry-run", env={"RECORD_CALLS": str(calls)})
+    lines = batchmill("run", "python", str(tmp_path / "in"), "--output", str(out), "--param",
+                      f"script={RECORDER}", "--provenance", "sidecar", "--dry-run", "--json",
+                      env={"RECORD_CALLS": str(calls)})
+
+    assert text.returncode == 0, text.stderr
+    sidecar = str(out / "in" / "a.txt.provenance.json")
+    assert f"(+ sidecar {sidecar})" in text.stdout, text.stdout
+    assert "a provenance sidecar beside each output" in text.stdout
+    files = [json.loads(line) for line in lines.stdout.splitlines() if json.loads(line)["type"] == "file"]
+    assert files[0]["sidecar"] == sidecar
+    assert not calls.exists() and not out.exists()
+
+
+def test_a_sidecar_that_cannot_be_written_fails_only_its_file(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    out = tmp_path / "out"
+    (out / "in" / "a.txt.provenance.json").mkdir(parents=True)  # a folder where a's sidecar goes
+    inputs_before = {p.name: p.read_bytes() for p in (tmp_path / "in").iterdir()}
+
+    result = run_recorder(tmp_path / "in", out, tmp_path / "calls.log", "--provenance", "sidecar")
+
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["done"], report["failed"]) == (1, 1)
+    [failure] = report["failures"]
+    assert failure["input"] == str(tmp_path / "in" / "a.txt")
+    assert failure["error"].startswith(f"cannot write the provenance sidecar {out / 'in' / 'a.txt.provenance.json'}:")
+    assert not (out / "in" / "a.txt").exists(), "an output is not kept without its sidecar"
+    assert sidecar_of(out / "in" / "b.txt")["input"]["path"] == str(tmp_path / "in" / "b.txt")
+    assert [p.name for p in (out / "in").iterdir() if is_tmp_name(p.name)] == []
+    assert {p.name: p.read_bytes() for p in (tmp_path / "in").iterdir()} == inputs_before
+
+
+def test_rename_gives_the_renamed_output_its_own_sidecar_and_names_cannot_take_the_suffix(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
+    out = tmp_path / "out"
+    make_inputs(out / "in", {"a.txt": "old\n", "a.txt.provenance.json": "{}"})
+
+    result = run_recorder(tmp_path / "in", out, tmp_path / "calls.log", "--provenance", "sidecar",
+                          "--overwrite", "rename")
+
+    assert result.returncode == 0, result.stderr
+    assert (out / "in" / "a.txt").read_text() == "old\n" and (out / "in" / "a.txt.provenance.json").read_text() == "{}"
+    assert sidecar_of(out / "in" / "a (1).txt")["output"]["path"] == str(out / "in" / "a (1).txt")
+
+    refused = run_recorder(tmp_path / "in", tmp_path / "o2", tmp_path / "calls.log", "--provenance", "sidecar",
+                           "--name", "{stem}.provenance.json")
+    assert refused.returncode == 2
+    assert "provenance sidecar" in refused.stderr, refused.stderr
+
+
+def test_checksum_gets_one_sidecar_for_its_manifest(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    out = tmp_path / "out"
+
+    result = batchmill("run", "checksum", str(tmp_path / "in"), "--output", str(out), "--provenance", "sidecar",
+                       "--json", "-q")
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (out / "in").iterdir()) == ["SHA256SUMS", "SHA256SUMS.provenance.json"]
+    side = sidecar_of(out / "in" / "SHA256SUMS")
+    assert side["inputs"] == [{"path": str(tmp_path / "in"), "kind": "folder"}]
+    assert side["output"]["size"] == (out / "in" / "SHA256SUMS").stat().st_size
+    assert side["processor"]["name"] == "checksum" and side["processor"]["params"] == {"algorithm": "sha256"}
+
+    # a manifest made without one, left as it is (up to date), gets its sidecar when asked for
+    plain = tmp_path / "plain"
+    assert batchmill("run", "checksum", str(tmp_path / "in"), "--output", str(plain), "-q").returncode == 0
+    assert [p.name for p in (plain / "in").iterdir()] == ["SHA256SUMS"]
+    again = batchmill("run", "checksum", str(tmp_path / "in"), "--output", str(plain), "--provenance", "sidecar",
+                      "--overwrite", "replace")
+    assert again.returncode == 0 and "is up to date" in again.stderr, again.stderr
+    assert sidecar_of(plain / "in" / "SHA256SUMS")["inputs"][0]["path"] == str(tmp_path / "in")
+
+
+def test_resume_after_a_kill_leaves_every_output_with_a_whole_sidecar(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    make_inputs(folder, {f"f{n:03d}.txt": f"file {n}\n" for n in range(120)})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "batchmill.gui.launcher", "run", "python", str(folder), "--output", str(out),
+               "--workers", "2", "--param", f"script={SLOW}", "--param", "delay=0.03", "--provenance", "sidecar"]
+    proc = subprocess.Popen(command, env=os.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / "in").exists() or len(list((out / "in").glob("*.provenance.json"))) < 20:
+        assert proc.poll() is None and time.monotonic() < deadline, "the run should still be going"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    jobs = json.loads(batchmill("jobs", "--json").stdout)
+    [job_id] = [j["job_id"] for j in jobs]
+    # What a kill between writing a sidecar and renaming it leaves: its temporary, half written,
+    # for a file not done (its output is not there).
+    pending = next(f"f{n:03d}.txt" for n in range(119, -1, -1) if not (out / "in" / f"f{n:03d}.txt").exists())
+    half = Path(sidecar_tmp(str(out / "in" / pending), job_id))
+    half.write_text('{"schema": "batchmill.prov')
+
+    result = batchmill("resume", job_id, "--json")
+
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in (out / "in").iterdir())
+    assert [n for n in names if is_tmp_name(n) or n.endswith(".bmpart")] == []
+    outputs = [n for n in names if not n.endswith(".provenance.json")]
+    assert len(outputs) == 120 and len(names) == 240
+    for name in outputs:
+        assert sidecar_of(out / "in" / name)["input"]["path"] == str(folder / name)
