@@ -394,8 +394,7 @@ def resume(job_id: str | None = None, *, progress: ProgressCallback | None = Non
                 raise JobError(f"there is no interrupted or halted job to resume in {engine.journal.path}")
             wanted = latest.id
         found = _job_id(engine, wanted)
-        engine.resume(found)
-        return found
+        return engine.resume(found).result()  # decided on the engine thread: a refusal raises JobError
 
     return _again(start, progress, home, python)
 
@@ -406,8 +405,7 @@ def retry(job_id: str, *, progress: ProgressCallback | None = None, home: PathLi
 
     def start(engine: Engine) -> str:
         found = _job_id(engine, job_id)
-        engine.retry(found)
-        return found
+        return engine.retry(found).result()
 
     return _again(start, progress, home, python)
 

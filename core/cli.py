@@ -405,8 +405,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         job_id = job.id
 
     def start(engine: Any) -> str:
-        engine.resume(job_id)
-        return engine.journal.get_job(job_id).id
+        return str(engine.resume(job_id).result())  # decided on the engine thread; a refusal raises JobError
 
     return _follow(args, start)
 
@@ -417,11 +416,13 @@ def cmd_retry(args: argparse.Namespace) -> int:
         if job is None:
             raise UsageError(f"no job {args.job_id!r} in the journal")
         from batchmill.core.prepare import code_changed
+        from batchmill.core.provenance import ProvenanceStore
 
-        engine.retry(job.id, args.current_code)
+        recipe = ProvenanceStore(engine.journal).job_recipe(job.id)  # read before a retry makes the current code the job's
+        edited = not args.current_code and code_changed(job, recipe.code if recipe is not None else None)
+        engine.retry(job.id, args.current_code).result()  # decided on the engine thread; a refusal raises JobError
         which = "the processor's current code" if args.current_code else "the code the job was made with"
-        hint = " (its script has been edited since: --current-code runs the new version)" \
-            if not args.current_code and code_changed(job) else ""
+        hint = " (its script has been edited since: --current-code runs the new version)" if edited else ""
         if not getattr(args, "quiet", False):
             print(f"retrying the failed files of job {job.id} with {which}{hint}", file=sys.stderr)
         return job.id

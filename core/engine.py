@@ -4,6 +4,8 @@
   ---------------------         ---------------------------             -----------------------
   submit(JobSpec) ──prepare──▶  command queue ─┐                       local: own spawn workers,
   pause/resume/cancel/retry ─▶  (+ wake pipe)  │                         one Pipe + slot each
+  (resume/retry: a Future;      resume/retry decided here, from the
+   a refusal is VerbRefused)    job's state now: check and act are one step
                                                ▼                        dask: a distributed cluster
                                 plan: scan lazily, map outputs,
                                       journal rows, find collisions       worker, per file:
@@ -38,13 +40,14 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Collection
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from batchmill.core.events import (
     EngineStopped, Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
-    JobStateChanged, Log, WorkerExited, WorkerStatus,
+    JobStateChanged, Log, VerbRefused, WorkerExited, WorkerStatus,
 )
 from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
 from batchmill.core import early
@@ -74,10 +77,13 @@ __all__ = ["Engine", "JobError", "JobSpec"]
 
 @dataclass(frozen=True)
 class _Command:
-    verb: Literal["start", "pause", "unpause", "cancel", "interrupt", "workers", "shutdown"]
+    verb: Literal["start", "pause", "resume", "retry", "cancel", "interrupt", "workers", "shutdown"]
     job_id: str = ""
     prepared: PreparedJob | None = None
     value: int = 0
+    current_code: bool = False  # retry: with the processor's code as it is now
+    only: frozenset[int] | None = None  # retry: just these failed files
+    answer: Future[str] | None = None  # resume/retry: the job's full id, or the JobError that refused it
 
 
 class Engine:
@@ -118,23 +124,26 @@ class Engine:
         self._enqueue(prepared)
         return prepared.job_id
 
-    def resume(self, job_id: str) -> None:
-        """Un-pause a job paused here, or continue an interrupted/cancelled/halted job from the journal."""
-        state = self._states.get(job_id)
-        if state is not None and state.is_active:  # this engine has it: only un-pausing applies
-            if state.allows(Verb.RESUME):
-                self._post(_Command("unpause", job_id))
-            return
-        self._enqueue(prepare_again(job_id, self.journal, "resume"))
+    def resume(self, job_id: str) -> Future[str]:
+        """Un-pause a job paused here, or continue an interrupted/cancelled/halted job from the journal.
 
-    def retry(self, job_id: str, current_code: bool = False, only: Collection[int] | None = None) -> None:
+        Decided on the engine thread, from the job's state when the command is handled there: of two
+        resumes of one job at once (two threads, two clicks), one runs it and the other is refused.
+        Returns at once. The Future gives the job's full id, or raises the JobError (or the journal's
+        error) that refused it; a refusal also arrives as a VerbRefused event, for a front end
+        that does not wait."""
+        answer: Future[str] = Future()
+        self._post(_Command("resume", job_id, answer=answer))
+        return answer
+
+    def retry(self, job_id: str, current_code: bool = False, only: Collection[int] | None = None) -> Future[str]:
         """Run the failed files of a finished job again: with its journaled processor, or with
         ``current_code``, the processor as its code is now (a script fixed since). ``only``: just
-        the failed files with these ids."""
-        state = self._states.get(job_id)
-        if state is not None and state.is_active:
-            raise JobError(f"job {job_id} is still running; retry it when it has finished")
-        self._enqueue(prepare_again(job_id, self.journal, "retry", current_code, only))
+        the failed files with these ids. Decided and answered like ``resume``."""
+        answer: Future[str] = Future()
+        self._post(_Command("retry", job_id, current_code=current_code,
+                            only=frozenset(only) if only is not None else None, answer=answer))
+        return answer
 
     def pause(self, job_id: str) -> None:
         self._post(_Command("pause", job_id))
@@ -321,8 +330,20 @@ class _Loop:
         with self.engine._start_lock:  # _post checks and posts under it too
             self.retired = True
             self.emit(EngineStopped(error))
-            if not self.engine._commands.empty() and not self.engine._closed:
+            if self.engine._closed:
+                self.refuse_left_over()
+            elif not self.engine._commands.empty():
                 self.engine._ensure_thread()
+
+    def refuse_left_over(self) -> None:
+        """The engine is closed: a resume or retry still in the queue is answered, never left waiting."""
+        while True:
+            try:
+                cmd = self.engine._commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd.verb in ("resume", "retry"):
+                self.refuse(cmd, JobError("Batchmill is shutting down"))
 
     def wait_and_handle(self) -> None:
         wake = self.engine._wake_r
@@ -366,8 +387,8 @@ class _Loop:
             self.queue.append(cmd.prepared)
         elif cmd.verb == "pause" and is_current and run is not None and run.state is JobState.RUNNING:
             self.set_state(run, JobState.PAUSED)
-        elif cmd.verb == "unpause" and is_current and run is not None and run.state is JobState.PAUSED:
-            self.set_state(run, JobState.RUNNING)
+        elif cmd.verb in ("resume", "retry"):
+            self.again(cmd)
         elif cmd.verb in ("cancel", "interrupt"):
             state = JobState.CANCELLED if cmd.verb == "cancel" else JobState.INTERRUPTED
             if is_current:
@@ -384,6 +405,52 @@ class _Loop:
                 self.drop_queued(prepared.job_id, JobState.INTERRUPTED)
             if self.run_ is not None:
                 self.stop_running(JobState.INTERRUPTED)
+
+    def again(self, cmd: _Command) -> None:
+        """Resume or retry: the check (the job's state, here and in the journal) and the act (un-pause,
+        or prepare and queue it) in one step of this thread, so nothing changes the job between them.
+        A refusal is answered, never raised: the engine goes on."""
+        try:
+            job_id = self.resume_or_retry(cmd)
+        except (JobError, JournalError, sqlite3.Error) as exc:
+            self.refuse(cmd, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug of Batchmill's: told with its traceback, the engine goes on
+            self.emit(Log("error", f"could not {cmd.verb} job {cmd.job_id}:\n{traceback.format_exc()}", cmd.job_id))
+            self.refuse(cmd, JobError(f"job {cmd.job_id} could not be {cmd.verb}d: {type(exc).__name__}: {exc}"))
+        else:
+            if cmd.answer is not None:
+                cmd.answer.set_result(job_id)
+
+    def refuse(self, cmd: _Command, exc: BaseException) -> None:
+        self.emit(VerbRefused(cmd.job_id, cmd.verb, str(exc)))
+        if cmd.answer is not None:
+            cmd.answer.set_exception(exc)
+
+    def resume_or_retry(self, cmd: _Command) -> str:
+        """The job's full id once it is un-paused or queued; JobError (a message for a person) if its
+        state does not allow the verb (batchmill.core.lifecycle) or it cannot run."""
+        if self.stopping:
+            raise JobError("Batchmill is shutting down")
+        try:
+            record = self.journal.get_job(cmd.job_id)  # an id's prefix names the job too
+        except LookupError as exc:
+            raise JobError(str(exc)) from None
+        job_id = record.id if record is not None else cmd.job_id
+        state = self.engine._states.get(job_id)
+        if state is not None and state.is_active:  # this engine has it: only un-pausing applies
+            run = self.run_
+            if cmd.verb == "resume" and state.allows(Verb.RESUME) and run is not None and run.job_id == job_id:
+                self.set_state(run, JobState.RUNNING)
+                return job_id
+            if cmd.verb == "resume":
+                raise JobError(f"job {job_id} is already {state.value}: there is nothing to resume")
+            raise JobError(f"job {job_id} is still {state.value}; retry it when it has finished")
+        mode: Literal["resume", "retry"] = "resume" if cmd.verb == "resume" else "retry"
+        prepared = prepare_again(job_id, self.journal, mode, cmd.current_code, cmd.only)
+        self.engine._states[prepared.job_id] = JobState.QUEUED
+        self.emit(JobQueued(prepared.job_id, prepared.spec.name, prepared.spec.processor))
+        self.queue.append(prepared)
+        return prepared.job_id
 
     def drop_queued(self, job_id: str, state: JobState) -> None:
         for prepared in list(self.queue):

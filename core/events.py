@@ -77,6 +77,16 @@ class JobFinished(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class VerbRefused(Event):
+    """A resume or retry the engine declined: decided on its own thread, from the job's state as
+    it was then (two resumes of one job at once: one runs it, the other gets this). ``message``
+    is for a person; the caller's Future raises it as the JobError."""
+    job_id: str
+    verb: str  # batchmill.core.lifecycle.Verb's value
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class FileStarted(Event):
     job_id: str
     file_id: int

@@ -46,6 +46,18 @@ class JournalReader:
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
         return _job_from_row(rows[0]) if rows else None
 
+    def job_code(self, job_id: str) -> str | None:
+        """The code fingerprint journaled with the job (its recipe, batchmill.core.provenance), or
+        None: a job that never started running, or a journal from before recipes."""
+        try:
+            rows = self._rows("SELECT recipes.code FROM job_recipes JOIN recipes ON recipes.hash = job_recipes.recipe "
+                              "WHERE job_recipes.job_id = ?", (job_id,))
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return str(rows[0][0]) if rows else None
+
     def _rows(self, sql: str, args: tuple[object, ...]) -> list[sqlite3.Row]:
         cursor = self._conn.execute(sql, args)
         cursor.row_factory = sqlite3.Row

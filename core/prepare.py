@@ -18,6 +18,7 @@ from batchmill.core.payload import PayloadError, dumps_checked, payload_key, tra
 from batchmill.core.plan import PlanError, check_dropped_files, plan_roots
 from batchmill.core.processors import Processor, UnknownProcessor, get_processor
 from batchmill.core.processors.base import ParamError, RootOutput, restore_params
+from batchmill.core.provenance import ProvenanceStore, Recipe, make_recipe, script_fingerprint
 from batchmill.core.spec import JobSpec
 
 
@@ -54,28 +55,38 @@ def prepare_new(spec: JobSpec, journal: Journal, processor: Processor | None = N
     return PreparedJob(job_id, spec, processor, params, roots, payload, key, "new")
 
 
-def current_payload(job: JobRecord) -> tuple[bytes, str] | None:
-    """The job's processor as its code is now (a user's script read again), with its key;
-    None when it cannot be made (the script is gone or broken)."""
+def current_payload(job: JobRecord) -> tuple[bytes, str, Recipe] | None:
+    """The job's processor as its code is now (a user's script read again), with its key and
+    its recipe (the code's fingerprint); None when it cannot be made (the script is gone or broken)."""
     try:
         processor = get_processor(job.spec.processor)
         params = processor.validate(job.spec.params)  # as a new job would: a script is loaded again
         payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
     except (UnknownProcessor, ParamError, PayloadError, OSError, KeyError):
         return None
-    return payload, payload_key(payload)
+    key = payload_key(payload)
+    return payload, key, make_recipe(processor, params, key)
 
 
-def code_changed(job: JobRecord) -> bool:
-    """Whether the job's processor is a user's script that has been edited since the job was
-    made (a retry then asks which code to run). The script file's time is what tells: a dill
-    payload made again from unchanged code is not always the same bytes (it depends on what the
-    process has loaded), so comparing payload hashes would cry wolf."""
+def code_changed(job: JobRecord, journaled_code: str | None) -> bool:
+    """Whether the job's processor is a user's script that has been edited since the job's code
+    was journaled (a retry then asks which code to run). ``journaled_code``: the job's recipe's
+    fingerprint (``JournalReader.job_code`` or ``ProvenanceStore.job_recipe``), the hash of the
+    script's text, so a ``touch`` asks nothing and an edit that put the old time back is seen.
+    (A dill payload made again from unchanged code is not always the same bytes, so payloads are
+    not compared.) A job without a recipe (it never ran, or is older than recipes) falls back
+    to the script file's time against the job's creation."""
     script = job.spec.params.get("script")
     if not isinstance(script, str) or not script:
         return False
+    path = str(Path(script).expanduser().absolute())
+    if journaled_code is not None:
+        if not journaled_code.startswith("script:"):
+            return False  # not a script's text: nothing the operator edits
+        now = script_fingerprint(path)
+        return now.startswith("script:") and now != journaled_code  # gone: only the original can run
     try:
-        edited = os.stat(script).st_mtime
+        edited = os.stat(path).st_mtime
     except OSError:
         return False  # gone: only the original can run
     return edited > job.created
@@ -105,7 +116,10 @@ def prepare_again(job_id: str, journal: Journal, mode: Literal["resume", "retry"
         if current is None:
             raise JobError(f"job {job.id} cannot be {mode}d with the current code: its processor does not load")
         payload = current[0]
-        journal.replace_payload(job.id, *current)
+        journal.replace_payload(job.id, current[0], current[1])
+        # The job's recipe too: its outputs are recorded as made by this code, and a later retry
+        # compares the script with it (not asking again about an edit already taken).
+        ProvenanceStore(journal).save_recipe(job.id, current[2])
         job = journal.get_job(job.id) or job
     if payload is None:
         raise JobError(f"job {job.id} cannot be {mode}d: its processor is missing from the journal")

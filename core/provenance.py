@@ -148,17 +148,23 @@ def code_fingerprint(processor: Processor, params: Mapping[str, Any], payload_ke
     its module has the same payload whatever its body). Otherwise the processor's payload."""
     script = params.get("script") if "_user" in params else None
     if script:
-        try:
-            with open(str(script), "rb") as handle:
-                return "script:" + hashlib.sha256(handle.read()).hexdigest()
-        except OSError:
-            return f"script-missing:{script}"
+        return script_fingerprint(str(script))
     fn = getattr(processor, "fn", None)
     code = getattr(fn, "__code__", None)
     if code is not None:
         digest = hashlib.sha256(payload_key.encode("ascii") + marshal.dumps(code))
         return "function:" + digest.hexdigest()
     return str(params.get("_key") or payload_key)
+
+
+def script_fingerprint(script: str) -> str:
+    """A ``python`` script's code fingerprint: the hash of its text (``script-missing:`` when it
+    cannot be read). A retry compares it with the job's journaled one (batchmill.core.prepare)."""
+    try:
+        with open(script, "rb") as handle:
+            return "script:" + hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return f"script-missing:{script}"
 
 
 def make_recipe(processor: Processor, params: Mapping[str, Any], payload_key: str) -> Recipe:

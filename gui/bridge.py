@@ -20,7 +20,7 @@ import queue
 import time
 from pathlib import Path
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from batchmill.core.engine import Engine, JobError
 from batchmill.core.events import (
     EngineStopped, Event, FileFailed, FileProgress, FileStarted, FileStatus, JobFinished, JobProgress, JobQueued,
-    JobStarted, JobState, JobStateChanged, Log, WorkerExited, WorkerStatus,
+    JobStarted, JobState, JobStateChanged, Log, VerbRefused, WorkerExited, WorkerStatus,
 )
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
 from batchmill.core.history import JournalReader
@@ -76,6 +76,7 @@ class _TickBatch:
     failures: set[str]
     lines: list[tuple[str, str]]
     workers_touched: bool = False
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # (job id, verb, why)
 
 
 class Bridge(QObject):
@@ -84,6 +85,7 @@ class Bridge(QObject):
     failures_added = Signal(str)  # job id with new failed files
     log_lines = Signal(list)  # [(level, text)], once per tick
     engine_stopped = Signal(str)  # the engine thread ended on an error (its message); its jobs have ended
+    refused = Signal(str, str, str)  # job id, verb ("resume", "retry"), why: the engine declined it
 
     def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +95,7 @@ class Bridge(QObject):
         self.workers = WorkersModel()
         self._failures: dict[str, dict[int, FailureRow]] = {}
         self._removed: set[str] = set()
+        self._retrying: dict[str, set[int] | None] = {}  # retries asked for, not yet queued: which files
         self._shut_down = False
         self._workers: int | None = None
         self._clocks_shown = 0.0
@@ -101,6 +104,7 @@ class Bridge(QObject):
             JobStateChanged: self._on_state, JobFinished: self._on_finished, FileStarted: self._on_file_started,
             FileProgress: self._on_file_progress, FileFailed: self._on_file_failed, WorkerStatus: self._on_status,
             WorkerExited: self._on_exited, Log: self._on_log, EngineStopped: self._on_engine_stopped,
+            VerbRefused: self._on_refused,
         }
         # Past jobs come from the journal off this thread, on a read-only connection of its own.
         self.history = HistoryLoader(engine.journal.path)
@@ -126,12 +130,11 @@ class Bridge(QObject):
     def pause(self, job_id: str) -> None:
         self._call(self.engine.pause, job_id)
 
-    def resume(self, job_id: str) -> None:
-        """Un-pause, or continue an interrupted/cancelled/halted job (from the journal if not shown yet)."""
-        if self.jobs.job(job_id) is None:
-            record = self.engine.journal.get_job(job_id)
-            if record is None:
-                raise JobError(f"no job {job_id!r} in the journal")
+    def resume(self, job_id: str, record: JobRecord | None = None) -> None:
+        """Un-pause, or continue an interrupted/cancelled/halted job (``record``: one read from the
+        journal and not shown yet, as the start-up offer has). The engine decides on its own
+        thread; a refusal comes back as ``refused``."""
+        if self.jobs.job(job_id) is None and record is not None:
             self.jobs.add(_row_from_record(record))
         self._removed.discard(job_id)
         if self._workers is not None:
@@ -144,19 +147,12 @@ class Bridge(QObject):
     def retry(self, job_id: str, current_code: bool = False, only: set[int] | None = None) -> None:
         """Run the failed files of a finished job again: with the code the job was made with, or
         with ``current_code``, its processor as it is now (a script edited since). ``only``: just
-        the failed files with these ids (those selected in Details)."""
+        the failed files with these ids (those selected in Details). The engine decides on its
+        own thread; the row shows the job queued when it is, and a refusal comes back as ``refused``."""
         if self._workers is not None:
             self._call(self.engine.set_workers, self._workers)
+        self._retrying[job_id] = only
         self._call(self.engine.retry, job_id, current_code, only)
-        if only is None:
-            self._failures.pop(job_id, None)
-        else:
-            for file_id in only:
-                self._failures.get(job_id, {}).pop(file_id, None)
-        row = self.jobs.job(job_id)
-        if row is not None:
-            row.state, row.error = JobState.QUEUED, None
-            self.jobs.touch(job_id)
 
     def rename(self, job_id: str, name: str) -> None:
         """Give a job the operator's name, in the journal and the row; an empty name changes nothing."""
@@ -257,7 +253,8 @@ class Bridge(QObject):
         connection of the window's own; the script is loaded to be compared, as Load script does)."""
         with JournalReader(self.engine.journal.path) as reader:
             job = reader.job(job_id)
-        return job is not None and code_changed(job)
+            code = reader.job_code(job_id)
+        return job is not None and code_changed(job, code)
 
     def offered_jobs(self) -> list[JobRecord]:
         """Jobs to offer to resume at start-up (interrupted or halted, owned by no live process)."""
@@ -328,12 +325,22 @@ class Bridge(QObject):
             self.failures_added.emit(job_id)
         for job_id in batch.finished:
             self.job_finished.emit(job_id)
+        for job_id, verb, message in batch.refused:
+            self.refused.emit(job_id, verb, message)
 
     def _row(self, job_id: str) -> JobRow | None:
         return None if job_id in self._removed else self.jobs.job(job_id)
 
     # -- one handler per event type ----------------------------------------
     def _on_queued(self, event: JobQueued, batch: _TickBatch) -> None:
+        if event.job_id in self._retrying:  # the failed files it runs again are no longer failures
+            only = self._retrying.pop(event.job_id)
+            if only is None:
+                self._failures.pop(event.job_id, None)
+            else:
+                for file_id in only:
+                    self._failures.get(event.job_id, {}).pop(file_id, None)
+            batch.failures.add(event.job_id)
         row = self._row(event.job_id)
         if row is not None:
             row.state, row.error = JobState.QUEUED, None
@@ -420,6 +427,11 @@ class Bridge(QObject):
         if event.error is not None:
             batch.lines.append(("error", f"the engine stopped: {event.error}"))
             self.engine_stopped.emit(event.error)
+
+    def _on_refused(self, event: VerbRefused, batch: _TickBatch) -> None:
+        self._retrying.pop(event.job_id, None)
+        batch.lines.append(("error", f"cannot {event.verb}: {event.message}"))
+        batch.refused.append((event.job_id, event.verb, event.message))
 
     def _on_log(self, event: Log, batch: _TickBatch) -> None:
         row = self._row(event.job_id) if event.job_id else None

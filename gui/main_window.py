@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         bridge.jobs_changed.connect(self.update_status)
         bridge.job_finished.connect(self._on_job_finished)
         bridge.log_lines.connect(self.log.add_lines)
+        bridge.refused.connect(lambda _job_id, verb, message: self.notify(f"Cannot {verb}: {message}"))
         self.queue.removed.connect(self.settings.hide_job)  # gone from the view, next time too
         self.restore_settings()
         bridge.load_history(self.settings.hidden_jobs())
@@ -260,9 +261,9 @@ class MainWindow(QMainWindow):
             return None
         return open_preview(spec, self.bridge.engine.journal.home, self.start_job, self)
 
-    def resume_job(self, job_id: str) -> None:
+    def resume_job(self, job_id: str, record: JobRecord | None = None) -> None:
         try:
-            self.bridge.resume(job_id)
+            self.bridge.resume(job_id, record)
         except JobError as exc:
             self.notify(f"Cannot resume: {exc}")
             return
@@ -414,7 +415,7 @@ class MainWindow(QMainWindow):
     def _on_resume_answer(self, box: QMessageBox, resume: Any, jobs: list[JobRecord]) -> None:
         for job in jobs:
             if box.clickedButton() is resume:
-                self.resume_job(job.id)
+                self.resume_job(job.id, job)
             else:
                 self.settings.decline_resume(job.id)
 
