@@ -15,10 +15,10 @@ checksum manifest still covers them), and records every file done as it finishes
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from batchmill.core.journal import Journal
@@ -26,7 +26,7 @@ from batchmill.core.payload import dumps_checked, payload_key
 from batchmill.core.plan import PENDING, SKIPPED, PlannedFile
 from batchmill.core.processors.base import Processor, RootOutput
 from batchmill.core.provenance import (
-    OutputRecord, ProvenanceStore, Recipe, make_recipe, target_for,
+    OUTPUT_COLUMNS, OutputRecord, ProvenanceStore, Recipe, Row, make_recipe, record_of_row, target_for,
 )
 from batchmill.core.sidecar import sidecar_path
 from batchmill.core.spec import JobSpec, Overwrite
@@ -40,15 +40,51 @@ CHECKED_KEPT = 100_000
 Stat = tuple[int, int]  # (size, mtime in ns)
 
 
-@dataclass(frozen=True, slots=True)
 class Fresh:
-    """The verdict on one file under ``--overwrite changed``."""
+    """The verdict on one file under ``--overwrite changed``. Made for every file of an up-to-date
+    re-run, so the words of an up-to-date verdict and its record are made only when asked for."""
 
-    up_to_date: bool
-    new: bool  # never made before (no output, no record)
-    reason: str
-    record: OutputRecord | None = None
-    stat: Stat | None = None  # the input as checked
+    __slots__ = ("up_to_date", "new", "stat", "_reason", "_row", "_record")
+
+    def __init__(self, up_to_date: bool, new: bool, reason: str | None, row: Row | None = None,
+                 stat: Stat | None = None) -> None:
+        self.up_to_date = up_to_date
+        self.new = new  # never made before (no output, no record)
+        self.stat = stat  # the input as checked
+        self._reason = reason
+        self._row = row
+        self._record: OutputRecord | None = None
+
+    @property
+    def record(self) -> OutputRecord | None:
+        if self._record is None and self._row is not None:
+            self._record = record_of_row(self._row)
+        return self._record
+
+    @property
+    def result(self) -> Any:
+        """The recorded result (the function's return value), decoded alone."""
+        text = None if self._row is None else self._row[RESULT]
+        if text is None:
+            return None
+        if text[:1] == '"' and "\\" not in text:  # a plain string (a digest): no escapes to undo
+            return text[1:-1]
+        return json.loads(text)
+
+    @property
+    def reason(self) -> str:
+        if self._reason is None:
+            row = self._row
+            assert row is not None
+            self._reason = f"made by job {row[JOB_ID]} on {_when(row[MADE])} from this input, code and parameters"
+        return self._reason
+
+
+# Columns of a record as read (provenance.OUTPUT_COLUMNS)
+OUTPUT, INPUT, IN_SIZE, IN_MTIME, RECIPE, OUT_SIZE, OUT_MTIME, RESULT, JOB_ID, MADE = (
+    OUTPUT_COLUMNS.index(name) for name in ("output", "input", "in_size", "in_mtime_ns", "recipe", "out_size",
+                                              "out_mtime_ns", "result", "job_id", "made"))
+_UNREAD = object()
 
 
 class Freshness:
@@ -59,39 +95,46 @@ class Freshness:
         self.store = store
         self.sidecars = sidecars  # --provenance sidecar: an output without its sidecar is made again
         self.recipe = recipe
+        self.recipe_hash = recipe.hash
         self.roots = roots
         self.hash_inputs = hash_inputs
-        self._looked_up: dict[str, OutputRecord | None] = {}  # by prefetch(), used once by check()
+        self._looked_up: dict[str, Row | None] = {}  # by prefetch(), used once by check()
 
     def prefetch(self, files: Iterable[tuple[int, str, str | None]]) -> None:
         """Read the records of these (root, input, output) files in a few queries, for check()."""
         targets = [target_for(self.roots[root], src, dst) for root, src, dst in files]
-        found = self.store.get_many(targets)
+        found = self.store.rows_many(targets)
         self._looked_up = {target: found.get(target) for target in targets}
 
     def check(self, root_index: int, src: str, dst: str | None) -> Fresh:
         target = target_for(self.roots[root_index], src, dst)
-        record = self._looked_up.pop(target) if target in self._looked_up else self.store.get(target)
+        row = self._looked_up.pop(target, _UNREAD)
+        if row is _UNREAD:
+            row = self.store.rows_many([target]).get(target)
         try:
             st = os.stat(src)
         except OSError as exc:
             return Fresh(False, False, f"the input cannot be read ({exc.strerror or exc})")
         stat = (st.st_size, st.st_mtime_ns)
-        if record is None:
+        if row is None:
             if dst is not None and os.path.lexists(dst):
                 return Fresh(False, False, "the output exists, but this journal has no record of making it", None,
                              stat)
             return Fresh(False, True, "no output yet" if dst is not None else "not run for this output folder before",
                          None, stat)
+        # The common case first, in a few comparisons: unchanged input, recipe and output.
+        if (row[IN_MTIME] == stat[1] and row[IN_SIZE] == stat[0] and row[INPUT] == src
+                and row[RECIPE] == self.recipe_hash and _output_same(row, dst)):
+            return Fresh(True, False, None, row, stat)
+        record = record_of_row(row)
         reasons = self._input_changes(record, src, stat) + self._recipe_changes(record)
         if dst is not None:
             reasons += _output_changes(record, dst)
             if self.sidecars and not reasons and not os.path.lexists(sidecar_path(dst)):
                 reasons.append("its provenance sidecar is missing")
         if reasons:
-            return Fresh(False, False, "; ".join(reasons), record, stat)
-        return Fresh(True, False, f"made by job {record.job_id} on {_when(record.made)} from this input, "
-                                  "code and parameters", record, stat)
+            return Fresh(False, False, "; ".join(reasons), row, stat)
+        return Fresh(True, False, None, row, stat)
 
     def _input_changes(self, record: OutputRecord, src: str, stat: Stat) -> list[str]:
         if record.input != src:
@@ -118,6 +161,19 @@ class Freshness:
         if old is None:
             return ["it was made by a processor set-up this journal has no record of"]
         return old.differences(self.recipe) or ["the processor set-up changed"]
+
+
+def _output_same(row: Row, dst: str | None) -> bool:
+    """The output is the one recorded (the quick check: _output_changes says what differs)."""
+    if dst is None:
+        return row[OUTPUT] is None
+    if row[OUTPUT] is None or row[OUT_MTIME] is None:
+        return False  # let _output_changes decide, in words
+    try:
+        st = os.lstat(dst)
+    except OSError:
+        return False
+    return bool(st.st_mtime_ns == row[OUT_MTIME] and st.st_size == row[OUT_SIZE])
 
 
 def _output_changes(record: OutputRecord, dst: str) -> list[str]:
@@ -210,9 +266,9 @@ class OutputLedger:
                 fresh = freshness.check(planned.root, planned.src, planned.dst)
                 if fresh.up_to_date:
                     self.up_to_date += 1
-                    if keep_results and fresh.record is not None:
-                        self.reused.add((planned.root, planned.src, fresh.record.result))
-                    yield planned._replace(status=SKIPPED)
+                    if keep_results:
+                        self.reused.add((planned.root, planned.src, fresh.result))
+                    yield PlannedFile(planned.root, planned.src, planned.dst, SKIPPED, planned.size)
                     continue
                 if fresh.stat is not None and len(self.checked) < CHECKED_KEPT:
                     self.checked[planned.src] = (fresh.stat, fresh.reason)

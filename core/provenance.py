@@ -19,6 +19,7 @@ Two tables, added beside the job log (an older journal gains them when first ope
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import marshal
@@ -27,7 +28,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from batchmill.core.journal import Journal
 from batchmill.core.processors.base import Processor, RootOutput
@@ -78,6 +79,8 @@ CREATE TABLE IF NOT EXISTS output_log (
 # text keys), as much as hashing a small file. The log is folded into outputs (its recipe from
 # job_recipes) by the first reader that needs it, or before a job's file records are deleted.
 LOOKUP_CHUNK = 500  # targets per query: under SQLite's oldest limit of 999 bound values
+# A row of outputs as read: OUTPUT_COLUMNS in order (a sqlite3.Row, or a tuple once its paths are decoded).
+Row: TypeAlias = "sqlite3.Row | tuple[Any, ...]"
 OUTPUT_COLUMNS = ("target", "output", "input", "in_size", "in_mtime_ns", "in_hash", "recipe", "out_size",
                   "out_mtime_ns", "result", "job_id", "made", "reason")
 
@@ -91,8 +94,8 @@ class Recipe:
     params: str  # JSON
     code: str
 
-    @property
-    def hash(self) -> str:
+    @functools.cached_property
+    def hash(self) -> str:  # cached: an up-to-date check compares it with every file's record
         text = json.dumps([self.processor, self.version, self.params, self.code])
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
@@ -248,15 +251,25 @@ class ProvenanceStore:
     def get_many(self, targets: list[str]) -> dict[str, OutputRecord]:
         """The records of these targets that exist, by target: one query per few hundred (a
         query per file was most of an up-to-date re-run's time)."""
+        return {target: _record(row) for target, row in self.rows_many(targets).items()}
+
+    def rows_many(self, targets: list[str]) -> dict[str, Row]:
+        """As get_many, the rows as read (OUTPUT_COLUMNS, paths decoded, the result still JSON
+        text): an up-to-date check compares a few columns of each and decodes no more."""
         self.fold()
-        found: dict[str, OutputRecord] = {}
+        found: dict[str, Row] = {}
         for start in range(0, len(targets), LOOKUP_CHUNK):
             part = targets[start:start + LOOKUP_CHUNK]
-            rows = self.journal.read(f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE target IN "
-                                     f"({', '.join('?' * len(part))})", [sql_path(t) for t in part])
+            rows = self.journal.read(
+                f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE target IN ({', '.join('?' * len(part))})",
+                [sql_path(t) for t in part])
+            row: Row
             for row in rows:
-                record = _record(row)
-                found[record.target] = record
+                target = row[0]
+                if isinstance(target, bytes) or isinstance(row[1], bytes) or isinstance(row[2], bytes):
+                    row = (*[os.fsdecode(v) if isinstance(v, bytes) else v for v in row[:3]], *row[3:])
+                    target = row[0]
+                found[target] = row
         return found
 
     def by_input(self, path: str) -> list[OutputRecord]:
@@ -350,6 +363,11 @@ def sql_path(path: Any) -> Any:
         except UnicodeEncodeError:
             return os.fsencode(path)
     return path
+
+
+def record_of_row(row: sqlite3.Row | tuple[Any, ...]) -> OutputRecord:
+    """An OutputRecord from a row of OUTPUT_COLUMNS (as read, or as rows_many gives it)."""
+    return _record(row)
 
 
 def _record(row: sqlite3.Row | tuple[Any, ...]) -> OutputRecord:
