@@ -109,7 +109,7 @@ def build_parser() -> _Parser:
                           "each), run nothing")
     run.add_argument("--hash-inputs", action="store_true",
                      help="with --overwrite changed: compare inputs by content (sha256), not size and mtime only")
-    run.add_argument("--provenance", choices=list(PROVENANCE_MODES), default="journal",
+    run.add_argument("--provenance", choices=list(PROVENANCE_MODES), default=None,
                      help="where what made each output is kept: the journal (default), or also a sidecar, a "
                           "small JSON file beside each output named OUTPUT.provenance.json (a manifest gets one "
                           "too); the scan never takes a sidecar for an input")
@@ -358,7 +358,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
             name_template=pick(args.name_template, preset.name_template if preset else None, None),
             backend="dask" if args.scheduler else args.backend, scheduler=args.scheduler,
             ignore_case=args.ignore_case, files=listed, hash_inputs=args.hash_inputs,
-            provenance=args.provenance)
+            provenance=pick(args.provenance, preset.provenance if preset else None, "journal"))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -369,7 +369,7 @@ def preset_from_spec(name: str, spec: JobSpec) -> Any:
     return Preset(name=name, processor=spec.processor, params=dict(spec.params), output=spec.output,
                   overwrite=spec.overwrite.value, include=spec.include, exclude=spec.exclude,
                   recursive=spec.recursive, workers=spec.workers, timeout_s=spec.timeout_s, retries=spec.retries,
-                  name_template=spec.name_template)
+                  name_template=spec.name_template, provenance=spec.provenance if spec.sidecars else None)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ class Preset:
     timeout_s: float | None = None
     retries: int | None = None
     name_template: str | None = None
+    provenance: str | None = None  # "sidecar": a provenance sidecar beside each output (JobSpec.provenance)
 
     def to_json(self) -> str:
         data = asdict(self)

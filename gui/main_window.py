@@ -516,6 +516,7 @@ class MainWindow(QMainWindow):
         self.task.names.set_template(self.settings.name_template())
         self.task.retries_spin.setValue(self.settings.retries())
         self.task.backend.set_backend(*self.settings.backend())
+        self.task.set_provenance(self.settings.provenance())
 
     def restore_scripts(self) -> None:
         """Scripts loaded last time are processors again (a script gone or broken since is left out)."""
@@ -533,7 +534,8 @@ class MainWindow(QMainWindow):
             output=self.task.output(), workers=self.task.workers(), processor=self.task.processor_name(),
             params=self.task.all_params(), name_template=self.task.names.edit.text().strip(),
             retries=self.task.retries(), backend=self.task.backend.backend(),
-            scheduler=self.task.backend.address.text().strip(), scripts=self.task.scripts())
+            scheduler=self.task.backend.address.text().strip(), scripts=self.task.scripts(),
+            provenance=self.task.provenance())
 
     # -- help ----------------------------------------------------------------------------------
     def show_about(self) -> AboutDialog:

@@ -26,7 +26,8 @@ def preset_from_form(name: str, task: TaskPanel, inputs: InputsPanel) -> Preset:
     return Preset(name=name, processor=processor, params=params, output=task.output() or None,
                   overwrite=task.overwrite().value, include=inputs.include(), exclude=inputs.exclude(),
                   recursive=inputs.recursive(), workers=task.workers(), timeout_s=task.timeout(),
-                  retries=task.retries(), name_template=template)
+                  retries=task.retries(), name_template=template,
+                  provenance=task.provenance() if task.provenance() != "journal" else None)
 
 
 def apply_preset(preset: Preset, task: TaskPanel, inputs: InputsPanel) -> list[str]:
@@ -52,6 +53,7 @@ def apply_preset(preset: Preset, task: TaskPanel, inputs: InputsPanel) -> list[s
     task.set_timeout(preset.timeout_s)
     task.retries_spin.setValue(preset.retries or 0)
     task.names.set_template(preset.name_template)
+    task.set_provenance(preset.provenance or "journal")
     inputs.set_patterns(preset.include, preset.exclude, preset.recursive)
     return problems
 

@@ -26,6 +26,7 @@ RETRIES = "job/retries"
 BACKEND = "job/backend"
 SCHEDULER = "job/scheduler"
 SCRIPTS = "job/scripts"  # JSON: [[script, function]] loaded as processors, loaded again next time
+PROVENANCE = "job/provenance"  # journal, or sidecar: a provenance sidecar beside each output
 DECLINED = "resume/declined"  # job ids the operator chose not to resume: not asked again
 HIDDEN = "history/hidden"  # job ids removed from the queue: not listed from the journal again
 
@@ -69,6 +70,11 @@ class Settings:
     def name_template(self) -> str:
         return str(self.qsettings.value(NAME_TEMPLATE, "") or "")
 
+    def provenance(self) -> str:
+        """``journal`` (the default) or ``sidecar``: the window's Provenance choice."""
+        value = str(self.qsettings.value(PROVENANCE, "journal") or "journal")
+        return value if value in ("journal", "sidecar") else "journal"
+
     def retries(self) -> int:
         try:
             return max(0, int(self.qsettings.value(RETRIES, 0) or 0))  # type: ignore[call-overload]
@@ -106,7 +112,8 @@ class Settings:
 
     def save(self, *, geometry: QByteArray, splitters: list[QByteArray], output: str, workers: int,
              processor: str, params: dict[str, dict[str, Any]], name_template: str = "", retries: int = 0,
-             backend: str = "local", scheduler: str = "", scripts: list[tuple[str, str]] | None = None) -> None:
+             backend: str = "local", scheduler: str = "", scripts: list[tuple[str, str]] | None = None,
+             provenance: str = "journal") -> None:
         self.qsettings.setValue(GEOMETRY, geometry)
         self.qsettings.setValue(SPLITTERS, splitters)
         self.qsettings.setValue(OUTPUT, output)
@@ -118,4 +125,5 @@ class Settings:
         self.qsettings.setValue(BACKEND, backend)
         self.qsettings.setValue(SCHEDULER, scheduler)
         self.qsettings.setValue(SCRIPTS, json.dumps([list(s) for s in scripts or []]))
+        self.qsettings.setValue(PROVENANCE, provenance)
         self.qsettings.sync()

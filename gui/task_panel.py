@@ -12,12 +12,13 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton,
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from batchmill.core.processors import ParamError, Processor
 from batchmill.core.processors.script import ScriptProcessor, load_script_processor
+from batchmill.core.sidecar import SIDECAR_SUFFIX
 from batchmill.core.spec import JobSpec, Overwrite, default_workers
 from batchmill.gui.backend_field import BackendField
 from batchmill.gui.output_names import OutputNamesField
@@ -117,6 +118,11 @@ class TaskPanel(QWidget):
             lambda n: self.retries_spin.setSuffix(" retry" if n == 1 else " retries"))
         self.retries_spin.setSuffix(" retries")
         self.names = OutputNamesField()
+        self.sidecar_check = QCheckBox("Sidecar file per output")
+        self.sidecar_check.setToolTip(f"Besides the journal, write what made each output — input, processor, "
+                                      f"version, parameters, code, Batchmill version, host, time — to a small JSON "
+                                      f"file beside it, named after it plus {SIDECAR_SUFFIX} (a checksum manifest "
+                                      f"gets one too). Batchmill never takes a sidecar for an input")
         self.backend = BackendField()
         self.backend.changed.connect(self._on_backend)
         self.start_button = QPushButton(icon("start"), "Start")
@@ -149,6 +155,7 @@ class TaskPanel(QWidget):
         overwrite_row.addWidget(self.overwrite_combo, 1)
         overwrite_row.addWidget(self.preview_button)  # what the policy would do, file by file
         bottom.addRow("If output exists:", overwrite_row)
+        bottom.addRow("Provenance:", self.sidecar_check)
         workers_row = QHBoxLayout()
         workers_row.addWidget(self.workers_spin)
         workers_row.addSpacing(12)
@@ -307,6 +314,13 @@ class TaskPanel(QWidget):
     def set_overwrite(self, policy: Overwrite) -> None:
         self.overwrite_combo.setCurrentIndex(self.overwrite_combo.findData(policy.value))
 
+    def provenance(self) -> str:
+        """Where what made each output is kept (JobSpec.provenance): the journal, or a sidecar too."""
+        return "sidecar" if self.sidecar_check.isChecked() else "journal"
+
+    def set_provenance(self, mode: str) -> None:
+        self.sidecar_check.setChecked(mode == "sidecar")
+
     def workers(self) -> int:
         return self.workers_spin.value()
 
@@ -339,7 +353,8 @@ class TaskPanel(QWidget):
         spec = JobSpec(processor=name, inputs=inputs, output=self.output(), params=job_params, include=include,
                        exclude=exclude, recursive=recursive, overwrite=self.overwrite(), workers=self.workers(),
                        timeout_s=self.timeout(), retries=self.retries(), name_template=template,
-                       backend=self.backend.backend(), scheduler=self.backend.scheduler())
+                       backend=self.backend.backend(), scheduler=self.backend.scheduler(),
+                       provenance=self.provenance())
         if name != processor.name:  # the job is named after the script's function, not "python"
             spec = spec.with_changes(name=processor.name + spec.name[len(name):])
         return spec
