@@ -124,7 +124,8 @@ class Freshness:
                          None, stat)
         # The common case first, in a few comparisons: unchanged input, recipe and output.
         if (row[IN_MTIME] == stat[1] and row[IN_SIZE] == stat[0] and row[INPUT] == src
-                and row[RECIPE] == self.recipe_hash and _output_same(row, dst)):
+                and row[RECIPE] == self.recipe_hash and _output_same(row, dst)
+                and not (self.sidecars and dst is not None and not os.path.lexists(sidecar_path(dst)))):
             return Fresh(True, False, None, row, stat)
         record = record_of_row(row)
         reasons = self._input_changes(record, src, stat) + self._recipe_changes(record)
