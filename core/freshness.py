@@ -37,6 +37,9 @@ HASH_CHUNK = 1 << 20
 # input is stat-ed again when it finishes, so memory stays flat in a first run of a million files
 # (an input edited while it runs can then pass for up to date; below the bound it cannot).
 CHECKED_KEPT = 100_000
+# Records logged since the last fold that a check reads as they are (ProvenanceStore.logged),
+# held in memory for the check (~0.5 KiB each); past this many they are folded, as before.
+LOGGED_READ = 500_000
 Stat = tuple[int, int]  # (size, mtime in ns)
 
 
@@ -64,7 +67,12 @@ class Fresh:
     @property
     def result(self) -> Any:
         """The recorded result (the function's return value), decoded alone."""
-        text = None if self._row is None else self._row[RESULT]
+        row = self._row
+        if row is None:
+            return None
+        text = row[RESULT]
+        if len(row) > len(OUTPUT_COLUMNS):  # from the log (ProvenanceStore.logged): decoded already
+            return text
         if text is None:
             return None
         if text[:1] == '"' and "\\" not in text:  # a plain string (a digest): no escapes to undo
@@ -99,18 +107,40 @@ class Freshness:
         self.roots = roots
         self.hash_inputs = hash_inputs
         self._looked_up: dict[str, Row | None] = {}  # by prefetch(), used once by check()
+        self._logged: dict[str, Row] | None = None  # what is logged and not folded (see _rows)
 
     def prefetch(self, files: Iterable[tuple[int, str, str | None]]) -> None:
         """Read the records of these (root, input, output) files in a few queries, for check()."""
         targets = [target_for(self.roots[root], src, dst) for root, src, dst in files]
-        found = self.store.rows_many(targets)
+        found = self._rows(targets)
         self._looked_up = {target: found.get(target) for target in targets}
+
+    def _rows(self, targets: list[str]) -> dict[str, Row]:
+        """The records of these targets: those logged since the last fold, read once for the whole
+        check (up to LOGGED_READ of them; more are folded), else the table's."""
+        logged = self._logged
+        if logged is None:
+            prefixes = tuple({str(root.output) for root in self.roots})
+            logged = self.store.logged(prefixes, LOGGED_READ)
+            if logged is None:
+                self.store.fold()
+                logged = {}
+            self._logged = logged
+        found: dict[str, Row]
+        if not logged:
+            found = self.store.rows_many(targets, fold=False)
+            return found
+        found = {target: logged[target] for target in targets if target in logged}
+        rest = [target for target in targets if target not in found]
+        if rest:
+            found.update(self.store.rows_many(rest, fold=False))
+        return found
 
     def check(self, root_index: int, src: str, dst: str | None) -> Fresh:
         target = target_for(self.roots[root_index], src, dst)
         row = self._looked_up.pop(target, _UNREAD)
         if row is _UNREAD:
-            row = self.store.rows_many([target]).get(target)
+            row = self._rows([target]).get(target)
         try:
             st = os.stat(src)
         except OSError as exc:
