@@ -3,6 +3,8 @@ what each outcome means, and what gets journaled. Only the engine thread touches
 
 from __future__ import annotations
 
+import heapq
+import operator
 import os
 import time
 from collections import deque
@@ -82,8 +84,9 @@ class JobRun:
         # (root, input, result) of every file done, for a processor with a final step of its own
         # (checksum's manifest): kept as files finish, so the job's end reads no journal back.
         self.keeps_results = type(processor).finalize is not Processor.finalize
-        # (idx, root, input, result), spilled to disk past a bound; done_results() yields them in order
-        self.results: SpillSorter[tuple[int, int, str, Any]] = SpillSorter(_first)
+        # (root, input, idx, result), sorted on disk past a bound: by (root, input), the order a final
+        # step wants (checksum's manifest: by name), so it need not sort them again (idx: never two alike)
+        self.results: SpillSorter[tuple[int, str, int, Any]] = SpillSorter(None)
         self.backlog_from: int | None = None  # first file planned but not in memory (see WINDOW)
         self.backlog_row = 0  # the journal's planned records are read back after this row
         self.backlog_buffer: deque[list[Any]] = deque()  # records of the row read last, not taken yet
@@ -120,6 +123,7 @@ class JobRun:
         assert self.planning is not None
         rows = []
         entries, pending, idx = self.entries, self.pending, self._next_idx
+        backlog_before = self.backlog_from
         until = time.perf_counter() + PLAN_STEP_S
         for root, src, dst, status, size in self.planning:
             rows.append((idx, root, src, dst, status, size if size >= 0 else None))
@@ -142,7 +146,9 @@ class JobRun:
         self.total += idx - self._next_idx
         self._next_idx = idx
         if rows:
-            self.journal.add_files(self.job_id, rows)
+            row = self.journal.add_files(self.job_id, rows)
+            if backlog_before is None and self.backlog_from is not None and row is not None:
+                self.backlog_row = row - 1  # top_up reads back from this row: the ones before are in memory
         if self.planning is None:
             self.journal.mark_planned(self.job_id)
         return self.planning is None
@@ -168,7 +174,7 @@ class JobRun:
             if rec.state is FileStatus.DONE:
                 self.done += 1
                 if self.keeps_results:
-                    self.results.add((rec.idx, rec.root, rec.input, rec.result))
+                    self.results.add((rec.root, rec.input, rec.idx, rec.result))
             elif rec.state is FileStatus.SKIPPED:
                 self.skipped += 1
                 if self.keeps_results and self.ledger.freshness is not None:  # up to date: its result counts
@@ -262,7 +268,7 @@ class JobRun:
             elif not made and dst is not None:
                 ledger.unmade.append(file_id)
             if results is not None:
-                results.add((file_id, root, src, value))
+                results.add((root, src, file_id, value))
             attempts = attempts_of.pop(file_id, 0) + 1 if attempts_of else 1
             records.append((file_id, attempts, to_us(duration), size, value))
             if self.file_events:
@@ -343,9 +349,14 @@ class JobRun:
                                     to_us(duration), size))
 
     def done_results(self) -> Iterator[tuple[int, str, Any]]:
-        """(root index, input, result) of every file done, in planning order (see keeps_results)."""
-        yield from ((root, src, value) for _idx, root, src, value in self.results.sorted())
-        yield from self.ledger.reused.sorted()  # up to date (--overwrite changed): as recorded when made
+        """(root index, input, result) of every file done, sorted by root index and input (see
+        keeps_results); a file up to date (--overwrite changed) with its result as recorded when made."""
+        done = ((root, src, value) for root, src, _idx, value in self.results.sorted())
+        reused = self.ledger.reused
+        if not len(reused):
+            yield from done
+        else:  # both sorted by (root, input), which no two of them share
+            yield from heapq.merge(done, reused.sorted(), key=operator.itemgetter(0, 1))
 
     def should_halt(self) -> bool:
         failed, total = self.failed - self.halt_base[0], self.total - self.halt_base[1]
@@ -415,6 +426,3 @@ class JobRun:
 
 __all__ = ["JobRun", "FailureKind"]
 
-
-def _first(item: tuple[int, int, str, Any]) -> int:
-    return item[0]

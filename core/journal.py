@@ -467,10 +467,10 @@ class Journal:
         return bytes(rows[0]["data"]) if rows else None
 
     # -- files ------------------------------------------------------------
-    def add_files(self, job_id: str, rows: Iterable[tuple[int, int, str, str | None, str, int | None]]) -> None:
-        """Files a scan planned. rows: (idx, root, input, output, state, size)."""
+    def add_files(self, job_id: str, rows: Iterable[tuple[int, int, str, str | None, str, int | None]]) -> int | None:
+        """Files a scan planned. rows: (idx, root, input, output, state, size). Returns the row's id."""
         with self._write() as db:
-            self._append(db, job_id, PLANNED, rows)
+            return self._append(db, job_id, PLANNED, rows)
 
     def record_files(self, job_id: str, done: list[tuple[Any, ...]], failed: list[tuple[Any, ...]],
                      counts: tuple[int, int, int, int], elapsed: float) -> int | None:

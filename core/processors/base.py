@@ -126,7 +126,7 @@ class Processor:
     def finalize(self, params: Mapping[str, Any], roots: list[RootOutput],
                  results: Iterator[tuple[int, str, Any]], overwrite: str) -> list[str]:
         """Write aggregate outputs after every file ran, from ``(root index, input path, result)``
-        of each file done. Returns log lines for the operator."""
+        of each file done, sorted by root index and input path. Returns log lines for the operator."""
         return []
 
     def identity(self, params: Mapping[str, Any]) -> str:

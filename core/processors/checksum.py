@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import itertools
+import operator
 import os
 import stat
 import sys
@@ -121,12 +122,7 @@ SPOOL_BYTES = 1 << 20  # a manifest larger than this is made in a temporary file
 COMPARE_BYTES = 1 << 20
 
 
-def _folder(entry: tuple[int, str, str]) -> int:
-    return entry[0]
-
-
-def _folder_and_name(entry: tuple[int, str, str]) -> tuple[int, str]:
-    return entry[0], entry[1]
+_folder = operator.itemgetter(0)  # of a manifest entry (folder index, relative path, digest)
 
 
 def _manifest_pieces(entries: Iterable[tuple[int, str, str]], count: list[int]) -> Iterator[bytes]:
@@ -155,13 +151,23 @@ class ChecksumProcessor(Processor):
         cut = [len(str(r.input if r.is_dir else r.input.parent).rstrip(os.sep)) + 1 for r in roots]
         folders = sorted({r.output for r in roots})  # dropped files share one folder, and one manifest
         folder_of = [folders.index(r.output) for r in roots]
-        # By folder, then by name (each is unique): a manifest a person can read down. Sorted on
-        # disk past a bound, so a million files never sit in memory at once.
-        entries: SpillSorter[tuple[int, str, str]] = SpillSorter(_folder_and_name)
-        for root_index, src, digest in results:
-            entries.add((folder_of[root_index], src[cut[root_index]:], str(digest)))
+        # By folder, then by name (each is unique): a manifest a person can read down. The results
+        # come sorted by root and input, so by name within a root: when each folder is one root's,
+        # in the roots' order, they are in manifest order already and go straight into it.
+        # Otherwise they are sorted again, on disk past a bound, so a million never sit in memory.
+        ordered: Iterator[tuple[int, str, str]]
+        if len(roots) == 1:  # the usual case, without a look-up per file
+            only_cut = cut[0]
+            ordered = ((0, src[only_cut:], str(digest)) for _root, src, digest in results)
+        else:
+            ordered = ((folder_of[root_index], src[cut[root_index]:], str(digest))
+                       for root_index, src, digest in results)
+            if folder_of != sorted(set(folder_of)):  # two roots share a folder, or sort otherwise
+                entries: SpillSorter[tuple[int, str, str]] = SpillSorter(None)  # (folder, name) is unique
+                entries.extend(ordered)
+                ordered = entries.sorted()
         lines, failed = [], []
-        for folder_index, group in itertools.groupby(entries.sorted(), key=_folder):
+        for folder_index, group in itertools.groupby(ordered, key=_folder):
             count = [0]
             text = _Spooled(_manifest_pieces(group, count))
             path = folders[folder_index] / manifest

@@ -135,3 +135,39 @@ def test_a_manifest_made_in_a_temporary_file_is_compared_and_written_like_a_smal
     (tmp_path / "in" / "d0" / "new.bin").write_bytes(b"new")
     assert said(run_job(engine, spec)) == [f"rewrote {manifest} (21 files; the one there listed 20)"]
     assert len(manifest.read_text().splitlines()) == 21
+
+
+def test_items_that_come_in_order_are_given_back_without_a_merge(monkeypatch: pytest.MonkeyPatch) -> None:
+    sorter: SpillSorter[tuple[int, str]] = SpillSorter(None, run_size=10)
+    for n in range(95):
+        sorter.add((n, f"f{n}"))
+    assert sorter.in_order and len(sorter.runs) == 9
+
+    def no_merge(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("merged runs that were in order")
+
+    monkeypatch.setattr(batchmill.core.spill.heapq, "merge", no_merge)
+    assert list(sorter.sorted()) == [(n, f"f{n}") for n in range(95)]
+
+
+def test_files_beyond_the_window_are_read_back_without_the_rows_before_them(
+        engine: Engine, tmp_path: Path, small_bounds: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read back starts at the journal row holding the first file not kept in memory: reading
+    from the job's first row decoded every planned record before it again (9 ms of a 20,001-file job)."""
+    from batchmill.core.journal import Journal
+
+    monkeypatch.setattr(batchmill.core.jobrun, "PLAN_CHUNK", 25)
+    read: list[int] = []
+    planned_after = Journal.planned_after
+
+    def counting(self: Journal, job_id: str, after_row: int) -> Any:
+        chunk = planned_after(self, job_id, after_row)
+        if chunk is not None:
+            read.extend(record[0] for record in chunk[1])
+        return chunk
+
+    monkeypatch.setattr(Journal, "planned_after", counting)
+    make_tree(tmp_path / "in", FILES)
+    run = run_job(engine, JobSpec("checksum", (str(tmp_path / "in"),), str(tmp_path / "out"), workers=2))
+    assert (run.finished.state, run.finished.done) == (JobState.COMPLETED, FILES), run.finished
+    assert read and min(read) >= WINDOW - 25 and len(read) == len(set(read)), sorted(read)[:30]
