@@ -26,7 +26,7 @@ import marshal
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -319,12 +319,13 @@ class ProvenanceStore:
             return {}
         found: dict[str, Row] = {}
         recipes: dict[str, str] = {}
+        planned_of: dict[str, dict[int, list[Any]]] = {}  # by job: each file's [root, input, output]
         seen, after = 0, 0
         while rows := self.journal.read("SELECT id, job_id, data FROM output_log WHERE id > ? ORDER BY id LIMIT 64",
                                         (after,)):
             for log_id, job_id, data in rows:
                 after = log_id
-                records = json.loads(data)
+                records = list(_logged_records(self.journal.read, job_id, json.loads(data), planned_of))
                 seen += len(records)
                 if seen > limit:
                     return None
@@ -355,7 +356,7 @@ class ProvenanceStore:
             for _id, job_id, data in logged:
                 recipe = recipes.get(job_id, "")
                 for (target, output, src, in_size, in_mtime, in_hash, out_size, out_mtime, result, made,
-                     reason) in _logged_records(db, job_id, json.loads(data), planned_of):
+                     reason) in _logged_records(_reader(db), job_id, json.loads(data), planned_of):
                     rows.append((target, output, src, in_size, in_mtime, in_hash, recipe, out_size, out_mtime,
                                  result_json(result), job_id, made, reason))
             db.executemany(f"INSERT OR REPLACE INTO outputs ({', '.join(OUTPUT_COLUMNS)}) "
@@ -364,25 +365,31 @@ class ProvenanceStore:
             db.execute("DELETE FROM output_log WHERE id <= ?", (logged[-1][0],))
 
 
-def _logged_records(db: sqlite3.Connection, job_id: str, data: Any,
+Read = Callable[[str, tuple[Any, ...]], list[Any]]  # a query's rows
+
+
+def _reader(db: sqlite3.Connection) -> Read:
+    return lambda sql, params: db.execute(sql, params).fetchall()
+
+
+def _logged_records(read: Read, job_id: str, data: Any,
                     planned_of: dict[str, dict[int, list[Any]]]) -> Iterator[list[Any]]:
     """The records of one output_log row: as written, or those its reference points at."""
     if isinstance(data, list):
         yield from data
         return
-    row = db.execute("SELECT data FROM file_records WHERE id = ? AND job_id = ?",
-                     (data["done_records"], job_id)).fetchone()
-    if row is None:
+    rows = read("SELECT data FROM file_records WHERE id = ? AND job_id = ?", (data["done_records"], job_id))
+    if not rows:
         return  # the job's file records were deleted before its log was folded
     planned = planned_of.get(job_id)
     if planned is None:
         planned = planned_of[job_id] = {}
-        for (text,) in db.execute("SELECT data FROM file_records WHERE job_id = ? AND kind = 'planned'", (job_id,)):
+        for (text,) in read("SELECT data FROM file_records WHERE job_id = ? AND kind = 'planned'", (job_id,)):
             for idx, root, src, dst, _state, _size in json.loads(text):
                 planned[idx] = [root, src, dst]
     roots, unmade, made = data["roots"], set(data["unmade"]), data["made"]
     sep = os.sep
-    for idx, _attempts, _duration, size, result in json.loads(row[0]):
+    for idx, _attempts, _duration, size, result in json.loads(rows[0][0]):
         entry = planned.get(idx)
         if entry is None:
             continue

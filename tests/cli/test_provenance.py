@@ -157,3 +157,19 @@ def test_what_a_job_made_is_still_known_after_the_job_is_forgotten(tmp_path: Pat
     record = json.loads(result.stdout)["records"][0]
     assert record["input"] == str(folder / "a.txt") and record["job_id"] == job["job_id"], record
     assert record["result"] == {"name": "a.txt", "bytes": 6, "tag": "t7"}
+
+
+def test_changed_reads_what_a_job_without_it_logged_as_references(tmp_path: Path) -> None:
+    """--overwrite changed reads the log unfolded (ProvenanceStore.logged): a reference to a job's
+    done records is read as the records it points at, straight after the job that wrote it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(name)
+    out, calls = tmp_path / "out", tmp_path / "calls.log"
+    run_job(folder, out, calls)
+    assert [isinstance(json.loads(data), dict) for (data,) in journal_rows("SELECT data FROM output_log")] == [True]
+
+    redone = run_job(folder, out, calls, "--overwrite", "changed")
+    assert redone["done"] == 2, redone  # the first run kept no record of the inputs' mtimes
+    assert run_job(folder, out, calls, "--overwrite", "changed")["done"] == 0
