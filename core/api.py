@@ -559,14 +559,17 @@ class Preview:
     ``output``, ``reason``) as the scan finds it; ``counts`` (verdict -> number of files),
     ``to_run`` and ``collisions`` read the rest of the scan first if it is not done yet."""
 
-    def __init__(self, setup: Any, journal: Any) -> None:
-        from batchmill.core.preview import Tally
+    def __init__(self, setup: Any, journal: Any, sample: bool = False) -> None:
+        from batchmill.core.preview import Tally, picker_for
 
         self._setup = setup
         self._journal = journal
         self._tally = Tally()
         self._started = False
         self._ended = False
+        self._picker = picker_for(setup, sample)  # estimate="sample" without history: files to time
+        self._guess: Any = None
+        self.estimate_basis: str | None = None  # "history", "sample" or None, once estimate_s is read
 
     def __iter__(self) -> Iterator[Any]:
         from batchmill.core.preview import iter_preview
@@ -575,8 +578,11 @@ class Preview:
             raise RuntimeError("a Preview streams its files once; call batchmill.preview() again")
         self._started = True
         try:
+            picker = self._picker
             for verdict in iter_preview(self._setup):
                 self._tally.add(verdict)
+                if picker is not None and verdict.verdict.runs and verdict.input is not None:
+                    picker.add(verdict.input, verdict.output, verdict.size)
                 yield verdict
         finally:
             self._ended = True
@@ -605,26 +611,41 @@ class Preview:
     @property
     def estimate_s(self) -> float | None:
         """About how many seconds the files to run would take (from the journal's history of
-        this processor), or None without history."""
+        this processor; without history, with ``estimate="sample"``, from a few files timed the
+        first time this is read), or None. ``estimate_basis`` then says which."""
         self._finish()
-        guess = self._setup.estimate(self._tally)
-        return None if guess is None else float(guess.seconds)
+        if self._guess is None:
+            from batchmill.core.preview import sampled_estimate
+
+            self._guess = self._setup.estimate(self._tally)
+            if self._guess is not None:
+                self.estimate_basis = "history"
+            elif self._picker is not None and self._tally.to_run and not self._tally.collisions:
+                self._guess = sampled_estimate(self._setup, self._picker, self._tally)[0]
+                self.estimate_basis = "sample" if self._guess is not None else None
+        return None if self._guess is None else float(self._guess.seconds)
 
 
 def preview(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike], output: PathLike, *,
             params: Mapping[str, Any] | None = None, overwrite: Overwrite = "skip", name: str | None = None,
             include: Iterable[str] = (), exclude: Iterable[str] = (), recursive: bool = True,
             ignore_case: bool | None = None, hash_inputs: bool = False, home: PathLike | None = None,
-            provenance: Literal["journal", "sidecar"] = "journal") -> Preview:
+            provenance: Literal["journal", "sidecar"] = "journal",
+            estimate: Literal["history", "sample"] = "history", workers: int | None = None) -> Preview:
     """What ``run()`` with these arguments would do to every file, without running anything:
     a Preview streaming one FileVerdict per file (new, up to date, will replace, will be
     renamed, kept, collision, excluded, skipped by the scanner, each with its reason).
+    ``estimate="sample"``: where the journal has no history of the processor, ``estimate_s``
+    times a few of the files (up to 3, ~2 s, in a worker of its own, into a scratch folder) —
+    the only processor a preview ever runs. ``workers``: what the estimate spreads over.
     Raises JobError if the job could not start at all."""
     from batchmill.core.journal import Journal
     from batchmill.core.preview import PreviewError, checked_set_up
 
     processor, processor_name, spec_params = _task(task, params)
-    spec = _spec(processor_name, spec_params, inputs, output, None, None, 0, overwrite, name, include, exclude,
+    if estimate not in ("history", "sample"):
+        raise JobError(f"estimate must be history or sample, not {estimate!r}")
+    spec = _spec(processor_name, spec_params, inputs, output, workers, None, 0, overwrite, name, include, exclude,
                  recursive, ignore_case, None, None, "", "local", None,
                  provenance=provenance).with_changes(hash_inputs=hash_inputs)
     journal = Journal(Path(home).expanduser() if home is not None else None)
@@ -633,4 +654,4 @@ def preview(task: Callable[..., Any] | str, inputs: PathLike | Iterable[PathLike
     except PreviewError as exc:
         journal.close()
         raise JobError(str(exc)) from None
-    return Preview(setup, journal)
+    return Preview(setup, journal, sample=estimate == "sample")

@@ -3,8 +3,9 @@ processor (the time each file took in a worker, and its size), fitted as a fixed
 plus a cost per byte, then spread over the job's workers.
 
 The history prefers jobs of the very same processor set-up (identity: a ``python`` job of the
-same script), then any job of the processor. Without any, there is no estimate: a timed
-sample would run the processor, and a preview runs nothing.
+same script), then any job of the processor. Without any, a preview asked to (``--estimate
+sample``, the window's "Time a sample") times a few of the job's files instead
+(``batchmill.core.sample``); a plain preview runs nothing, so it has no estimate then.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class CostModel:
     files: int  # files of the history
     jobs: int
     source: str  # what the history is of (an identity or a processor name)
+    sampled: bool = False  # from a timed sample of this job's files, not the journal's history
 
     def seconds(self, files: int, size: int, workers: int) -> float:
         cpu = self.per_file_s * files + self.per_byte_s * size
@@ -45,13 +47,19 @@ class Estimate:
         basis = f"{self.model.per_file_s * 1000:.2f} ms a file"
         if self.model.per_byte_s > 0:
             basis += f" + {self.model.per_byte_s * (1 << 20) * 1000:.1f} ms a MiB"
+        if self.model.sampled:
+            timed = f"{self.model.files} file{'' if self.model.files == 1 else 's'}"
+            return (f"estimate: about {_duration(self.seconds)} for {self.files:,} files on {self.workers} workers "
+                    f"(sample-based: {timed} of this job timed, no history in the journal: {basis})")
         return (f"estimate: about {_duration(self.seconds)} for {self.files:,} files on {self.workers} workers "
                 f"(from {self.model.jobs} earlier job(s) of {self.model.source}, {self.model.files:,} files: {basis})")
 
     def as_json(self) -> dict[str, object]:
         return {"seconds": round(self.seconds, 3), "files": self.files, "workers": self.workers,
                 "per_file_s": self.model.per_file_s, "per_byte_s": self.model.per_byte_s,
-                "history_files": self.model.files, "history_jobs": self.model.jobs, "source": self.model.source}
+                "history_files": 0 if self.model.sampled else self.model.files, "history_jobs": self.model.jobs,
+                "source": self.model.source, "basis": "sample" if self.model.sampled else "history",
+                "sample_files": self.model.files if self.model.sampled else 0}
 
 
 def cost_model(journal: Journal, processor: str, identity: str) -> CostModel | None:
@@ -62,7 +70,7 @@ def cost_model(journal: Journal, processor: str, identity: str) -> CostModel | N
             (value, HISTORY_JOBS))]
         samples = _samples(journal, jobs)
         if samples:
-            return _fit(samples, len(jobs), value)
+            return fit_samples(samples, len(jobs), value)
     return None
 
 
@@ -81,19 +89,21 @@ def _samples(journal: Journal, jobs: list[str]) -> list[tuple[float, int]]:
     return found
 
 
-def _fit(samples: list[tuple[float, int]], jobs: int, source: str) -> CostModel:
+def fit_samples(samples: list[tuple[float, int]], jobs: int, source: str, sampled: bool = False) -> CostModel:
     """Least squares of seconds on size; a negative part (noise) falls back to the mean per file."""
     n = len(samples)
     mean_t = sum(t for t, _ in samples) / n
     mean_s = sum(s for _, s in samples) / n
     var_s = sum((s - mean_s) ** 2 for _, s in samples)
     if var_s == 0:
-        return CostModel(mean_t, 0.0, n, jobs, source)
+        return CostModel(mean_t, 0.0, n, jobs, source, sampled)
     slope = sum((s - mean_s) * (t - mean_t) for t, s in samples) / var_s
     intercept = mean_t - slope * mean_s
     if slope <= 0 or intercept < 0:
-        return CostModel(mean_t, 0.0, n, jobs, source)
-    return CostModel(intercept, slope, n, jobs, source)
+        return CostModel(mean_t, 0.0, n, jobs, source, sampled)
+    return CostModel(intercept, slope, n, jobs, source, sampled)
+
+
 
 
 def estimate(model: CostModel | None, files: int, size: int, workers: int) -> Estimate | None:

@@ -27,6 +27,7 @@ from batchmill.core.inputs_list import iter_listed
 from batchmill.core.plan import SKIPPED, CollisionError, PlanError, Planner, check_dropped_files, plan_roots, preview_output
 from batchmill.core.processors import get_processor
 from batchmill.core.processors.base import Processor, RootOutput
+from batchmill.core.sample import SAMPLE_BUDGET_S, SAMPLE_FILES, SamplePicker, SampleRun, time_sample
 from batchmill.core.scan import Filter, iter_folder
 from batchmill.core.sidecar import SIDECAR_SUFFIX, sidecar_path
 from batchmill.core.spec import JobSpec, Overwrite
@@ -316,10 +317,32 @@ def checked_set_up(spec: JobSpec, journal: Journal | None, processor: Processor 
         raise PreviewError(str(exc)) from None
 
 
-def print_preview(spec: JobSpec, json_lines: bool, out: TextIO, err: TextIO) -> int:
+def picker_for(setup: PreviewSetup, sample: bool) -> SamplePicker | None:
+    """A reservoir of files to time, when a sample is asked for and the journal has no history."""
+    return SamplePicker() if sample and setup.cost is None else None
+
+
+def sampled_estimate(setup: PreviewSetup, picker: SamplePicker, tally: Tally) -> tuple[Estimate | None, SampleRun]:
+    """Time a few of the files to run (batchmill.core.sample) and extrapolate to all of them."""
+    run = time_sample(setup.processor, setup.params, picker.picks())
+    return estimate(run.model(), tally.to_run, tally.bytes_to_run, setup.spec.workers), run
+
+
+def sample_note(run: SampleRun) -> str:
+    """What a person should know about a sample besides its figures."""
+    notes = []
+    if run.cut_short:
+        notes.append(f"cut short at {SAMPLE_BUDGET_S:g} s: a lower bound")
+    if run.failed:
+        notes.append(f"{run.failed} of the sample failed")
+    return f" ({'; '.join(notes)})" if notes else ""
+
+
+def print_preview(spec: JobSpec, json_lines: bool, out: TextIO, err: TextIO, sample: bool = False) -> int:
     """``batchmill run … --dry-run``: every file's verdict on ``out`` as it is decided (a line,
     or with ``json_lines`` a JSON object per line), then the counts. Returns the exit status the
-    run would have at its start: 2 when it could not start (collisions included), else 0."""
+    run would have at its start: 2 when it could not start (collisions included), else 0.
+    ``sample`` (``--estimate sample``): without history, time a few files for the estimate."""
     journal = Journal()
     try:
         try:
@@ -330,7 +353,11 @@ def print_preview(spec: JobSpec, json_lines: bool, out: TextIO, err: TextIO) -> 
                 print(json.dumps({"type": "summary", "error": str(exc)}), file=out)
             return 2
 
+        picker = picker_for(setup, sample)
+
         def emit(verdict: FileVerdict) -> None:
+            if picker is not None and verdict.verdict.runs and verdict.input is not None:
+                picker.add(verdict.input, verdict.output, verdict.size)
             if json_lines:
                 out.write(json.dumps({"type": "file", **verdict.as_json()}) + "\n")
             else:
@@ -338,18 +365,31 @@ def print_preview(spec: JobSpec, json_lines: bool, out: TextIO, err: TextIO) -> 
 
         tally = run_preview(setup, emit)
         guess = setup.estimate(tally)
+        sampled: SampleRun | None = None
+        if guess is None and picker is not None and tally.to_run and not tally.collisions:
+            if not json_lines:
+                print(f"timing a sample of up to {SAMPLE_FILES} files (no history of {setup.processor.name} "
+                      "in the journal)…", file=err)
+            guess, sampled = sampled_estimate(setup, picker, tally)
         if json_lines:
-            print(json.dumps({"type": "summary", **tally.as_json(), "output": spec.output,
-                              "estimate": guess.as_json() if guess else None}), file=out)
+            shown = guess.as_json() if guess else None
+            if shown is not None and sampled is not None:
+                shown.update(sample_cut_short=sampled.cut_short, sample_failed=sampled.failed)
+            print(json.dumps({"type": "summary", **tally.as_json(), "output": spec.output, "estimate": shown,
+                              **({"estimate_error": sampled.error} if sampled and sampled.error else {})}),
+                  file=out)
         else:
             print(f"dry run: {tally.line()}; nothing was run", file=out)
             if spec.sidecars:
                 print(f"with --provenance sidecar: a provenance sidecar beside each output (OUTPUT{SIDECAR_SUFFIX}"
                       f"{'' if setup.processor.makes_file_outputs else ', one for each per-folder output'})", file=out)
             if guess is not None:
-                print(guess.line(), file=out)
+                print(guess.line() + (sample_note(sampled) if sampled is not None else ""), file=out)
+            elif sampled is not None:
+                print(f"estimate: none: the sample could not be timed ({sampled.error})", file=out)
             elif tally.to_run:
-                print(f"estimate: none yet (no earlier job of {setup.processor.name} in the journal)", file=out)
+                print(f"estimate: none yet (no earlier job of {setup.processor.name} in the journal; "
+                      "--estimate sample times a few files)", file=out)
         if tally.collisions:
             print(f"batchmill: error: {tally.collisions} input(s) would write an output another input writes, or "
                   "onto an input; the job would not start (see the collision and refused lines)", file=err)
