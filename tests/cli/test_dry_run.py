@@ -93,7 +93,8 @@ def test_dry_run_text_names_the_full_destination_and_the_counts(tmp_path: Path, 
     assert f"{folder / 'a.txt'} -> {out / 'in' / 'a.txt'}" in lines[0] and lines[0].startswith("kept")
     assert f"{folder / 'sub' / 'b.txt'} -> {out / 'in' / 'sub' / 'b.txt'}" in lines[1] and lines[1].startswith("new")
     assert lines[-2] == "dry run: 2 files, 1 to run: 1 new, 1 kept; nothing was run"
-    assert lines[-1] == "estimate: none yet (no earlier job of python in the journal)"
+    assert lines[-1] == ("estimate: none yet (no earlier job of python in the journal; --estimate sample times "
+                         "a few files)")
     assert not calls.exists()
     assert (out / "in" / "a.txt").read_text() == "old output\n"
 
