@@ -92,7 +92,6 @@ class Fresh:
 OUTPUT, INPUT, IN_SIZE, IN_MTIME, RECIPE, OUT_SIZE, OUT_MTIME, RESULT, JOB_ID, MADE = (
     OUTPUT_COLUMNS.index(name) for name in ("output", "input", "in_size", "in_mtime_ns", "recipe", "out_size",
                                               "out_mtime_ns", "result", "job_id", "made"))
-_UNREAD = object()
 
 
 class Freshness:
@@ -130,17 +129,32 @@ class Freshness:
         if not logged:
             found = self.store.rows_many(targets, fold=False)
             return found
-        found = {target: logged[target] for target in targets if target in logged}
-        rest = [target for target in targets if target not in found]
+        found, rest, take = {}, [], logged.pop  # each file is checked once: what is read is let go
+        for target in targets:
+            row = take(target, None)
+            if row is None:
+                rest.append(target)
+            else:
+                found[target] = row
         if rest:
             found.update(self.store.rows_many(rest, fold=False))
         return found
 
+    def check_all(self, files: list[tuple[int, str, str | None]]) -> list[Fresh]:
+        """The verdicts on these (root, input, output) files, their records read in a few queries."""
+        roots = self.roots
+        targets = [target_for(roots[root], src, dst) for root, src, dst in files]
+        found = self._rows(targets).get
+        verdict = self._verdict
+        return [verdict(src, dst, found(target)) for (_root, src, dst), target in zip(files, targets)]
+
     def check(self, root_index: int, src: str, dst: str | None) -> Fresh:
         target = target_for(self.roots[root_index], src, dst)
-        row = self._looked_up.pop(target, _UNREAD)
-        if row is _UNREAD:
-            row = self._rows([target]).get(target)
+        looked_up = self._looked_up
+        row = looked_up.pop(target) if target in looked_up else self._rows([target]).get(target)
+        return self._verdict(src, dst, row)
+
+    def _verdict(self, src: str, dst: str | None, row: Row | None) -> Fresh:
         try:
             st = os.stat(src)
         except OSError as exc:
@@ -274,8 +288,9 @@ class OutputLedger:
         self.by_reference = self.freshness is None and not self.hash_inputs
         self.unmade: list[int] = []
         self.root_folders = [str(root.output) for root in roots]
-        # (root, input, result) of up-to-date files, for a final per-folder step (spilled past a bound)
-        self.reused: SpillSorter[tuple[int, str, Any]] = SpillSorter(_root_and_input)
+        # (root, input, result) of up-to-date files, for a final per-folder step (spilled past a
+        # bound), sorted by root and input: compared as tuples, in C ((root, input) is unique)
+        self.reused: SpillSorter[tuple[int, str, Any]] = SpillSorter(None)
         self.up_to_date = 0
 
     def filter(self, plan: Iterator[PlannedFile], keep_results: bool,
@@ -286,24 +301,28 @@ class OutputLedger:
             yield from plan
             return
         for chunk in _chunks(plan, PREFETCH):
-            freshness.prefetch((p.root, p.src, p.dst) for p in chunk if p.status == PENDING)
             yield from self._filtered(chunk, freshness, keep_results)
         if self.up_to_date:  # a first run has none to tell of
             log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
 
     def _filtered(self, chunk: list[PlannedFile], freshness: Freshness, keep_results: bool) -> Iterator[PlannedFile]:
-        for planned in chunk:
-            if planned.status == PENDING:
-                fresh = freshness.check(planned.root, planned.src, planned.dst)
-                if fresh.up_to_date:
-                    self.up_to_date += 1
-                    if keep_results:
-                        self.reused.add((planned.root, planned.src, fresh.result))
-                    yield PlannedFile(planned.root, planned.src, planned.dst, SKIPPED, planned.size)
-                    continue
-                if fresh.stat is not None and len(self.checked) < CHECKED_KEPT:
-                    self.checked[planned.src] = (fresh.stat, fresh.reason)
-            yield planned
+        verdicts = iter(freshness.check_all([(p.root, p.src, p.dst) for p in chunk if p.status == PENDING]))
+        reused: list[tuple[int, str, Any]] = []  # kept a chunk at a time (SpillSorter.extend)
+        try:
+            for planned in chunk:
+                if planned.status == PENDING:
+                    fresh = next(verdicts)
+                    if fresh.up_to_date:
+                        self.up_to_date += 1
+                        if keep_results:
+                            reused.append((planned.root, planned.src, fresh.result))
+                        yield PlannedFile(planned.root, planned.src, planned.dst, SKIPPED, planned.size)
+                        continue
+                    if fresh.stat is not None and len(self.checked) < CHECKED_KEPT:
+                        self.checked[planned.src] = (fresh.stat, fresh.reason)
+                yield planned
+        finally:
+            self.reused.extend(reused)
 
     def recorded_result(self, root: int, src: str, dst: str | None) -> Any:
         """The result recorded for a file skipped as up to date by an earlier session of this job."""
@@ -363,10 +382,6 @@ def _chunks(items: Iterator[PlannedFile], size: int) -> Iterator[list[PlannedFil
             chunk = []
     if chunk:
         yield chunk
-
-
-def _root_and_input(item: tuple[int, str, Any]) -> tuple[int, str]:
-    return item[0], item[1]
 
 
 def _stat(path: str, follow: bool = True) -> Stat | None:
