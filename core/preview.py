@@ -322,9 +322,10 @@ def picker_for(setup: PreviewSetup, sample: bool) -> SamplePicker | None:
     return SamplePicker() if sample and setup.cost is None else None
 
 
-def sampled_estimate(setup: PreviewSetup, picker: SamplePicker, tally: Tally) -> tuple[Estimate | None, SampleRun]:
+def sampled_estimate(setup: PreviewSetup, picker: SamplePicker, tally: Tally,
+                     stop: Callable[[], bool] | None = None) -> tuple[Estimate | None, SampleRun]:
     """Time a few of the files to run (batchmill.core.sample) and extrapolate to all of them."""
-    run = time_sample(setup.processor, setup.params, picker.picks())
+    run = time_sample(setup.processor, setup.params, picker.picks(), stop=stop)
     return estimate(run.model(), tally.to_run, tally.bytes_to_run, setup.spec.workers), run
 
 

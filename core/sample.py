@@ -21,6 +21,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
@@ -36,6 +37,7 @@ SAMPLE_FILES = 3
 SAMPLE_BUDGET_S = 2.0  # the files' own time, after the worker has started
 START_BUDGET_S = 20.0  # for the worker to start and load the processor (a cold interpreter, imports)
 RESERVOIR = 1000
+STOP_POLL_S = 0.1  # how soon a stop() is noticed
 SAMPLE_JOB = "sample00"  # the temporaries' tag (batchmill.core.outputs)
 
 
@@ -90,20 +92,25 @@ class SampleRun:
 
 
 def time_sample(processor: Processor, params: dict[str, Any], picks: list[Candidate],
-                budget_s: float = SAMPLE_BUDGET_S) -> SampleRun:
+                budget_s: float = SAMPLE_BUDGET_S, stop: Callable[[], bool] | None = None) -> SampleRun:
     """Run ``picks`` through one worker process into a scratch folder, for at most ``budget_s`` of
-    their own time; the scratch folder is removed whatever happens."""
+    their own time (``stop``: polled, ends it early, as a window closing does); the scratch
+    folder is removed whatever happens."""
     if not picks:
         return SampleRun([], False, "no file to time")
     payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
     scratch = new_scratch_root()
     try:
-        return _run(payload, picks, scratch, budget_s)
+        return _run(payload, picks, scratch, budget_s, stop or _never)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _run(payload: bytes, picks: list[Candidate], scratch: str, budget_s: float) -> SampleRun:
+def _never() -> bool:
+    return False
+
+
+def _run(payload: bytes, picks: list[Candidate], scratch: str, budget_s: float, stop: Callable[[], bool]) -> SampleRun:
     from batchmill.core.pool import spawn_worker
     from batchmill.core.procgroup import kill_group
 
@@ -131,6 +138,7 @@ def _run(payload: bytes, picks: list[Candidate], scratch: str, budget_s: float) 
     error: str | None = None
     cut_short = False
     failed = 0
+    finished = False  # the worker is through the batch: it reads a Stop and exits by itself
     try:
         conn.send(batch)
         start_deadline = time.monotonic() + START_BUDGET_S
@@ -146,7 +154,10 @@ def _run(payload: bytes, picks: list[Candidate], scratch: str, budget_s: float) 
                     # other file got that far: the sample says it was cut short)
                     timed.append((max(now - started_at - spent, 0.0), files[reported].size))
                 break
-            ready = wait([conn, process.sentinel], timeout=deadline - now)
+            if stop():
+                error = "stopped"
+                break
+            ready = wait([conn, process.sentinel], timeout=min(deadline - now, STOP_POLL_S))
             if conn not in ready:
                 if process.sentinel in ready:
                     error = "the worker running the sample died"
@@ -168,18 +179,19 @@ def _run(payload: bytes, picks: list[Candidate], scratch: str, budget_s: float) 
                     if file_id > 0:
                         timed.append((duration, files[file_id].size))
                 if message.batch_done:
+                    finished = True
                     break
     finally:
-        _stop(process, conn, kill_group)
+        _stop(process, conn, kill_group, finished)
     return SampleRun(timed, cut_short, error, failed)
 
 
-def _stop(process: Any, conn: Any, kill_group: Any) -> None:
+def _stop(process: Any, conn: Any, kill_group: Any, finished: bool) -> None:
     try:
         conn.send(Stop())
     except OSError:
         pass
-    process.join(timeout=1.0)
+    process.join(timeout=1.0 if finished else 0.0)  # one still on a file would not read it
     if process.is_alive():
         kill_group(process.pid)  # the worker and whatever its processor started
         process.kill()

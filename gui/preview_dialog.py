@@ -5,6 +5,10 @@ The scan runs on a thread of its own (``PreviewScan``), which keeps the counts a
 sample of files; the dialog reads them on a QTimer, so a folder of 200,000 files neither
 freezes the window nor fills it with 200,000 rows. Start is offered once the scan is done
 and no two inputs claim one output.
+
+Without history in the journal there is no estimate until the operator asks for one: "Time a
+sample" runs a few of the files (``batchmill.core.sample``) on another thread of the scan's,
+read by the same timer; closing the dialog stops it.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QHeaderView, QLabel, QPushButton, QStyleOptionViewItem, QStyledItemDelegate,
+    QDialog, QDialogButtonBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QStyleOptionViewItem, QStyledItemDelegate,
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
 from batchmill.core.estimate import Estimate
 from batchmill.core.journal import Journal
-from batchmill.core.preview import VERDICT_ORDER, FileVerdict, PreviewError, Tally, Verdict, checked_set_up, iter_preview
+from batchmill.core.preview import (
+    VERDICT_ORDER, FileVerdict, PreviewError, PreviewSetup, Tally, Verdict, checked_set_up, iter_preview, picker_for,
+    sample_note, sampled_estimate,
+)
+from batchmill.core.sample import SAMPLE_BUDGET_S, SAMPLE_FILES, SamplePicker, SampleRun
 from batchmill.core.spec import JobSpec
 
 SAMPLE_ROWS = 200  # the first files, whatever their verdict, with full paths
@@ -61,6 +69,34 @@ class PreviewScan:
         self.estimate: Estimate | None = None
         self.done = False
         self._thread = threading.Thread(target=self._run, name="batchmill-preview", daemon=True)
+        self._setup: PreviewSetup | None = None
+        self._picker: SamplePicker | None = None  # files to time, kept while there is no history
+        self.sampling = False
+        self.sample_run: SampleRun | None = None  # once a sample was timed
+        self._sampler: threading.Thread | None = None
+
+    @property
+    def can_sample(self) -> bool:
+        """No estimate from history, files to run and none in the way: a sample can be timed."""
+        return (self.done and self.error is None and self.estimate is None and self._picker is not None
+                and self.tally.to_run > 0 and not self.tally.collisions and self.sample_run is None)
+
+    def start_sample(self) -> None:
+        """Time a few files (on a thread of its own); ``sampling`` is False again when it is over."""
+        if not self.can_sample or self.sampling:
+            return
+        self.sampling = True
+        self._sampler = threading.Thread(target=self._time_sample, name="batchmill-preview-sample", daemon=True)
+        self._sampler.start()
+
+    def _time_sample(self) -> None:
+        assert self._setup is not None and self._picker is not None
+        try:
+            guess, run = sampled_estimate(self._setup, self._picker, self.tally, self._stop.is_set)
+        except Exception as exc:  # noqa: BLE001 - the processor's payload, the scratch folder: told, not raised
+            guess, run = None, SampleRun([], False, f"{type(exc).__name__}: {exc}")
+        with self._lock:
+            self.estimate, self.sample_run, self.sampling = guess, run, False
 
     def start(self) -> None:
         self._thread.start()
@@ -68,6 +104,8 @@ class PreviewScan:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+        if self._sampler is not None:
+            self._sampler.join(timeout=10)  # it polls the stop every 0.1 s, then stops its worker
 
     def snapshot(self) -> tuple[Counter[Verdict], int, list[FileVerdict], list[FileVerdict], bool]:
         """(counts, files to run, the sample so far, the problems so far, done)."""
@@ -78,9 +116,13 @@ class PreviewScan:
         journal = Journal(self.home)
         try:
             setup = checked_set_up(self.spec, journal)
+            self._setup = setup
+            picker = self._picker = picker_for(setup, sample=True)
             for verdict in iter_preview(setup):
                 if self._stop.is_set():
                     return
+                if picker is not None and verdict.verdict.runs and verdict.input is not None:
+                    picker.add(verdict.input, verdict.output, verdict.size)
                 with self._lock:
                     self.tally.add(verdict)
                     if len(self.sample) < SAMPLE_ROWS:
@@ -113,6 +155,13 @@ class PreviewDialog(QDialog):
         self.counts = _tree(["What happens", "Files"], (420, 110))
         self.counts.header().setStretchLastSection(False)
         self.estimate_label = QLabel("")
+        self.estimate_label.setWordWrap(True)
+        self.sample_button = QPushButton("Time a sample")
+        self.sample_button.setToolTip(f"Run up to {SAMPLE_FILES} of these files (about {SAMPLE_BUDGET_S:g} s at "
+                                      "most) into a scratch folder, never the output folder, and estimate the "
+                                      "whole job from their times")
+        self.sample_button.clicked.connect(self._on_sample)
+        self.sample_button.hide()
         self.problems_label = QLabel("Collisions to fix")
         self.problems_label.setStyleSheet(f"color: {PROBLEM_COLOR.name()}; font-weight: bold")
         self.problems = _tree(["Input", "Output", "Why"], (330, 330))
@@ -126,12 +175,19 @@ class PreviewDialog(QDialog):
         self.buttons.accepted.connect(self._on_start)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for widget in (self.headline, self.counts, self.estimate_label, self.problems_label, self.problems,
-                       self.sample_label, self.sample, self.buttons):
+        estimate_row = QHBoxLayout()
+        estimate_row.addWidget(self.estimate_label, 1)
+        estimate_row.addWidget(self.sample_button)
+        layout.addWidget(self.headline)
+        layout.addWidget(self.counts)
+        layout.addLayout(estimate_row)
+        rest: tuple[QWidget, ...] = (self.problems_label, self.problems, self.sample_label, self.sample, self.buttons)
+        for widget in rest:
             layout.addWidget(widget)
         self.problems_label.hide()
         self.problems.hide()
         self._shown = (0, 0, -1)
+        self._scan_shown = False  # the whole scan is on screen: a timed sample is all that may come
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.refresh)
@@ -140,6 +196,9 @@ class PreviewDialog(QDialog):
 
     # -- reading the scan -----------------------------------------------------------------
     def refresh(self) -> None:
+        if self._scan_shown:
+            self._show_estimate()
+            return
         counts, to_run, sample, problems, done = self.scan.snapshot()
         files = sum(n for v, n in counts.items() if v not in (Verdict.EXCLUDED, Verdict.SCAN_SKIPPED))
         self._show_counts(counts)
@@ -164,10 +223,32 @@ class PreviewDialog(QDialog):
         blocked = counts[Verdict.COLLISION] + counts[Verdict.REFUSED]
         self.headline.setText(f"{files:,} files: {to_run:,} to run, {files - to_run - blocked:,} not"
                               + (f", {blocked:,} in the way" if blocked else ""))
-        guess = self.scan.estimate
-        self.estimate_label.setText(guess.line().capitalize() if guess is not None else
-                                    "No estimate yet: no earlier job of this processor in the journal.")
+        self._scan_shown = True
+        self._show_estimate()
         self.start_button.setEnabled(not problems and to_run > 0)
+
+    def _show_estimate(self) -> None:
+        scan = self.scan
+        if scan.sampling:
+            self.estimate_label.setText(f"Timing a sample of up to {SAMPLE_FILES} files…")
+            return
+        self.timer.stop()
+        guess, run = scan.estimate, scan.sample_run
+        self.sample_button.setVisible(scan.can_sample)
+        self.sample_button.setEnabled(True)
+        if guess is not None:
+            self.estimate_label.setText(_sentence(guess.line() + (sample_note(run) if run is not None else "")))
+        elif run is not None:
+            self.estimate_label.setText(f"No estimate: the sample could not be timed ({run.error}).")
+        else:
+            self.estimate_label.setText("No estimate yet: no earlier job of this processor in the journal. "
+                                        "Time a sample to run a few of these files and estimate from them.")
+
+    def _on_sample(self) -> None:
+        self.sample_button.setEnabled(False)
+        self.scan.start_sample()
+        self.estimate_label.setText(f"Timing a sample of up to {SAMPLE_FILES} files…")
+        self.timer.start()
 
     def _show_counts(self, counts: Counter[Verdict]) -> None:
         self.counts.clear()
@@ -212,6 +293,10 @@ class PreviewDialog(QDialog):
         self.timer.stop()
         self.scan.stop()
         super().done(result)
+
+
+def _sentence(line: str) -> str:
+    return line[:1].upper() + line[1:]
 
 
 def _tree(headers: list[str], widths: tuple[int, ...] = ()) -> QTreeWidget:

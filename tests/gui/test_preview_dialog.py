@@ -81,3 +81,56 @@ def test_preview_then_start_from_the_window(qtbot: QtBot, window: MainWindow, tm
     job_id = only_job(window)
     wait_for_state(qtbot, window, job_id, "completed")
     assert len((tmp_path / "out" / "in" / "SHA256SUMS").read_text().splitlines()) == 5
+
+
+def test_time_a_sample_estimates_without_history_and_the_window_stays_live(
+        qtbot: QtBot, tmp_path: Path, batchmill_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = make_files(tmp_path / "in", 12)
+    calls = tmp_path / "calls.log"
+    monkeypatch.setenv("RECORD_CALLS", str(calls))
+    out = tmp_path / "out"
+    spec = JobSpec("python", (str(folder),), str(out), {"script": str(RECORDER)}, workers=2)
+    dialog = PreviewDialog(spec, batchmill_home)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: not dialog.timer.isActive(), timeout=30_000)
+    assert "No estimate yet" in dialog.estimate_label.text() and dialog.sample_button.isVisible()
+    assert not calls.exists(), "nothing runs until the operator asks"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert dialog.grab().save(str(SHOTS / "preview-no-history.png"))
+
+    qtbot.mouseClick(dialog.sample_button, Qt.MouseButton.LeftButton)
+    assert dialog.estimate_label.text().startswith("Timing a sample")
+    ticks = 0  # the GUI thread keeps turning while the sample runs on its own thread
+    while dialog.scan.sampling:
+        ticks += 1
+        qtbot.wait(20)
+    qtbot.waitUntil(lambda: not dialog.timer.isActive(), timeout=30_000)
+
+    text = dialog.estimate_label.text()
+    assert text.startswith("Estimate: about") and "sample-based: 3 files of this job timed" in text, text
+    assert "for 12 files on 2 workers" in text
+    assert ticks > 1, "the event loop ran while the sample was timed"
+    assert not dialog.sample_button.isVisible()
+    assert len(calls.read_text().split()) == 4 and not out.exists()
+    assert dialog.grab().save(str(SHOTS / "preview-sample.png"))
+
+
+def test_closing_the_preview_stops_a_sample_that_runs(qtbot: QtBot, tmp_path: Path, batchmill_home: Path) -> None:
+    folder = make_files(tmp_path / "in", 4)
+    log = tmp_path / "pids.log"
+    sleeper = RECORDER.with_name("sample_sleep.py")
+    spec = JobSpec("python", (str(folder),), str(tmp_path / "out"),
+                   {"script": str(sleeper), "seconds": "600", "log": str(log)})
+    dialog = PreviewDialog(spec, batchmill_home)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: not dialog.timer.isActive(), timeout=30_000)
+    qtbot.mouseClick(dialog.sample_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(log.exists, timeout=30_000)  # the sample's worker is on its first file
+
+    dialog.close()
+
+    assert not dialog.scan.sampling and dialog.scan.sample_run is not None
+    assert dialog.scan.sample_run.error == "stopped"
+    # the autouse leak check fails the test if the sample's worker process is still there
