@@ -13,6 +13,7 @@ read by the same timer; closing the dialog stops it.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -203,7 +204,7 @@ class PreviewDialog(QDialog):
         files = sum(n for v, n in counts.items() if v not in (Verdict.EXCLUDED, Verdict.SCAN_SKIPPED))
         self._show_counts(counts)
         self._add_rows(self.sample, sample, self._shown[0], lambda v: [v.verdict.value, v.input or "",
-                                                                       v.destination, v.reason])
+                                                                       _destination(v), v.reason])
         self._add_rows(self.problems, problems, self._shown[1], lambda v: [v.input or "", v.destination, v.reason])
         self._shown = (len(sample), len(problems), sum(counts.values()))
         if problems:
@@ -293,6 +294,13 @@ class PreviewDialog(QDialog):
         self.timer.stop()
         self.scan.stop()
         super().done(result)
+
+
+def _destination(verdict: FileVerdict) -> str:
+    """Where the output goes, and its provenance sidecar beside it (``--provenance sidecar``)."""
+    if verdict.sidecar is None:
+        return verdict.destination
+    return f"{verdict.destination}  (+ {os.path.basename(verdict.sidecar)})"
 
 
 def _sentence(line: str) -> str:

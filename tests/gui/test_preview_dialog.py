@@ -134,3 +134,15 @@ def test_closing_the_preview_stops_a_sample_that_runs(qtbot: QtBot, tmp_path: Pa
     assert not dialog.scan.sampling and dialog.scan.sample_run is not None
     assert dialog.scan.sample_run.error == "stopped"
     # the autouse leak check fails the test if the sample's worker process is still there
+
+
+def test_the_preview_names_each_sidecar_beside_its_output(qtbot: QtBot, tmp_path: Path, batchmill_home: Path) -> None:
+    folder = make_files(tmp_path / "in", 2)
+    spec = JobSpec("python", (str(folder),), str(tmp_path / "out"), {"script": str(RECORDER)}, provenance="sidecar")
+    dialog = PreviewDialog(spec, batchmill_home)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: not dialog.timer.isActive(), timeout=30_000)
+
+    first = dialog.sample.topLevelItem(0)
+    assert first.text(2) == f"{tmp_path / 'out' / 'in' / 'f000.txt'}  (+ f000.txt.provenance.json)"
