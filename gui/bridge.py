@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -40,6 +40,7 @@ from batchmill.core.processors.python_script import script_processor_name
 from batchmill.core.spec import JobSpec
 from batchmill.gui.formatting import describe_state, format_duration
 from batchmill.gui.history import HistoryLoader
+from batchmill.gui.journal_reads import JournalReads
 from batchmill.gui.jobs_model import JobRow, JobsModel
 from batchmill.gui.workers_model import WorkersModel
 
@@ -52,6 +53,8 @@ CLOCK_REFRESH_S = 0.25  # the workers' "on it for" clocks, when nothing else cha
 LOG_LINES_PER_TICK = 200  # a burst of failures must not bury the window in text; details has them all
 
 __all__ = ["Bridge", "FailureRow", "JobError"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class Bridge(QObject):
         self.history = HistoryLoader(engine.journal.path)
         self.history.signals.loaded.connect(self._on_history)
         self.history.signals.failed.connect(lambda message: self.log_lines.emit([("error", message)]))
+        self.reads = JournalReads(engine.journal.path, self)  # Details, the export, the retry's code check
         self._hidden: set[str] = set()
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
@@ -226,6 +230,7 @@ class Bridge(QObject):
         """Stop every job (recorded as interrupted, so it can be resumed) and every worker."""
         self.timer.stop()
         self.history.wait()
+        self.reads.close()
         if not self._shut_down:
             self._shut_down = True
             self.engine.shutdown()
@@ -235,26 +240,44 @@ class Bridge(QObject):
             raise JobError("Batchmill is shutting down")
         return method(*args)
 
-    # -- reading the journal ------------------------------------------------
-    def failures(self, job_id: str) -> list[FailureRow]:
-        """Every failed file of a job: the journal's, plus those reported but not yet journaled."""
-        rows = {rec.idx: _failure_from_record(rec) for rec in self.engine.journal.files(job_id, (FileStatus.FAILED,))}
-        rows.update(self._failures.get(job_id, {}))
-        return [rows[k] for k in sorted(rows)]
+    # -- reading the journal (off this thread, on read-only connections: batchmill.gui.journal_reads) --
+    def read_failures(self, job_id: str, on_done: Callable[[list[FailureRow]], None],
+                      on_failed: Callable[[str], None]) -> None:
+        """Every failed file of a job: the journal's, plus those reported but not yet journaled,
+        given to ``on_done`` on this thread once read."""
 
-    def report(self, job_id: str) -> tuple[JobRecord, list[FileRecord]]:
-        record = self.engine.journal.get_job(job_id)
-        if record is None:
-            raise JobError(f"no job {job_id!r} in the journal")
-        return record, self.engine.journal.files(job_id)
+        def read(reader: JournalReader) -> list[FailureRow]:
+            return [_failure_from_record(rec) for rec in reader.files(job_id, (FileStatus.FAILED,))]
 
-    def code_changed(self, job_id: str) -> bool:
-        """Whether the job's script differs from the code journaled with it (read on a read-only
-        connection of the window's own; the script is loaded to be compared, as Load script does)."""
-        with JournalReader(self.engine.journal.path) as reader:
+        def done(journaled: list[FailureRow]) -> None:
+            rows = {row.file_id: row for row in journaled}
+            rows.update(self._failures.get(job_id, {}))
+            on_done([rows[k] for k in sorted(rows)])
+
+        self.reads.read(read, done, on_failed)
+
+    def read_report(self, job_id: str, then: Callable[[JobRecord, list[FileRecord]], T],
+                    on_done: Callable[[T], None], on_failed: Callable[[str], None]) -> None:
+        """The job and every one of its files, handed to ``then`` off this thread too (writing a
+        report of 100,000 files is no work for the window's thread); what it returns goes to ``on_done``."""
+
+        def read(reader: JournalReader) -> T:
+            record = reader.job(job_id)
+            if record is None:
+                raise LookupError(f"no job {job_id!r} in the journal")
+            return then(record, reader.files(job_id))
+
+        self.reads.read(read, on_done, on_failed)
+
+    def check_code_changed(self, job_id: str, on_done: Callable[[bool], None], on_failed: Callable[[str], None]) -> None:
+        """Whether the job's script differs from the code journaled with it (the script's text
+        against the job's recipe: batchmill.core.prepare.code_changed); read and hashed off this thread."""
+
+        def read(reader: JournalReader) -> bool:
             job = reader.job(job_id)
-            code = reader.job_code(job_id)
-        return job is not None and code_changed(job, code)
+            return job is not None and code_changed(job, reader.job_code(job_id))
+
+        self.reads.read(read, on_done, on_failed)
 
     def offered_jobs(self) -> list[JobRecord]:
         """Jobs to offer to resume at start-up (interrupted or halted, owned by no live process)."""

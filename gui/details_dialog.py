@@ -1,4 +1,8 @@
-"""Per job: every failed file with its reason, a copyable traceback, and the report export."""
+"""Per job: every failed file with its reason, a copyable traceback, and the report export.
+
+The failed files are read off the window's thread, on a read-only connection
+(batchmill.gui.journal_reads): the dialog opens at once, says it is reading, and fills in
+when the journal answers, even while a writer holds it."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from PySide6.QtWidgets import (
     QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
+from batchmill.core.journal import FileRecord, JobRecord
 from batchmill.core.lifecycle import Verb
 from batchmill.core.triage import group_reasons, reason_of, relative_input, trim_traceback
 from batchmill.gui.bridge import Bridge, FailureRow, JobError
@@ -21,6 +26,8 @@ from batchmill.gui.resources import icon
 
 SHOWN_FAILURES = 5000  # a table of 100,000 rows helps nobody; the export has them all
 RELOAD_DELAY_MS = 300
+READ_AGAIN_MS = 2000  # after a read that failed (a journal locked for longer than the busy timeout)
+LOADING = "Reading the failed files from the journal…"
 
 
 class DetailsDialog(QDialog):
@@ -29,6 +36,9 @@ class DetailsDialog(QDialog):
         self.bridge = bridge
         self.job_id = job_id
         self.rows: list[FailureRow] = []
+        self.every: list[FailureRow] = []  # the last read: every failed file, whatever the filter
+        self.loading = True  # nothing read yet
+        self._reads = 0  # the newest read asked for: an older one's answer is not shown
         self.setWindowTitle("Job details")
         self.resize(900, 560)
 
@@ -38,7 +48,7 @@ class DetailsDialog(QDialog):
         self.reason_filter = QComboBox()  # failures grouped by reason: one at a time, or all
         self.reason_filter.setToolTip("Show the failed files of one reason only (numbers, names and paths "
                                       "that vary from file to file are left out of a reason)")
-        self.reason_filter.currentIndexChanged.connect(lambda _index: self.reload())
+        self.reason_filter.currentIndexChanged.connect(lambda _index: self._fill_table())
         self.full_traceback = QCheckBox("Full traceback")
         self.full_traceback.setToolTip("Show Batchmill's own frames too (hidden by default: yours come first)")
         self.full_traceback.toggled.connect(lambda _on: self._show_selected())
@@ -77,7 +87,7 @@ class DetailsDialog(QDialog):
         self.json_button.clicked.connect(lambda: self.export("json"))
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
-        self.note = QLabel()
+        self.note = QLabel(LOADING)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -108,15 +118,41 @@ class DetailsDialog(QDialog):
         bridge.failures_added.connect(self._on_job_event)
         bridge.job_finished.connect(self._on_job_event)
         bridge.jobs_changed.connect(self._show_summary)
+        self._show_summary()  # the job's counts are the window's own: shown at once, the files when read
         self.reload()
 
     # -- content ---------------------------------------------------------------
     def reload(self) -> None:
-        selected = self.selected_row()
-        every = self.bridge.failures(self.job_id)
+        """Read the job's failed files again; the table fills in when they arrive (never on this
+        thread: a journal held by a writer does not freeze the window)."""
+        self._reads += 1
+        asked = self._reads
+        self.bridge.read_failures(self.job_id, lambda rows: self._on_read(asked, rows),
+                                  lambda why: self._on_read_failed(asked, why))
+
+    def _on_read(self, asked: int, every: list[FailureRow]) -> None:
+        if asked != self._reads:
+            return  # a newer read is under way
+        self.loading = False
+        self.every = every
         self._fill_reasons(every)
+        self._fill_table()
+
+    def _on_read_failed(self, asked: int, why: str) -> None:
+        if asked != self._reads:
+            return
+        self.note.setText(f"could not read the failed files: {why.splitlines()[0]}; trying again")
+        self.bridge.log_lines.emit([("error", why)])
+        QTimer.singleShot(READ_AGAIN_MS, self, self._read_again)
+
+    def _read_again(self) -> None:
+        if self.isVisible():
+            self.reload()
+
+    def _fill_table(self) -> None:
+        selected = self.selected_row()
         wanted = self.reason_filter.currentData()
-        self.rows = [f for f in every if not wanted or reason_of(f.error) == wanted]
+        self.rows = [f for f in self.every if not wanted or reason_of(f.error) == wanted]
         shown = self.rows[:SHOWN_FAILURES]
         job = self.bridge.jobs.job(self.job_id)
         roots = job.inputs if job is not None else ()
@@ -155,7 +191,9 @@ class DetailsDialog(QDialog):
                 + f"<br>output: {row.output}")
         if row.error:
             text += f"<br><span style='color:#b3261e'>{row.error}</span>"
-        if not self.rows:
+        if self.loading:
+            text += f"<br>{LOADING}"
+        elif not self.every:
             text += "<br>No file has failed."
         self.summary.setText(text)
 
@@ -242,7 +280,9 @@ class DetailsDialog(QDialog):
             self.note.setText(f"no file manager could open {folder}")
 
     def export(self, kind: str, path: Path | None = None) -> Path | None:
-        """Write the report (every file of the job); asks where unless ``path`` is given."""
+        """Write the report (every file of the job), read and written off the window's thread;
+        asks where unless ``path`` is given. Returns the path it is being written to (the note
+        says when it is written)."""
         if path is None:
             row = self.bridge.jobs.job(self.job_id)
             suggested = str(Path(row.output if row else ".") / f"batchmill-report-{self.job_id}.{kind}")
@@ -251,14 +291,19 @@ class DetailsDialog(QDialog):
             if not chosen:
                 return None
             path = Path(chosen)
-        job, files = self.bridge.report(self.job_id)
-        try:
-            if kind == "csv":
-                write_csv(path, files)
-            else:
-                write_json(path, job, files)
-        except OSError as exc:
-            self.note.setText(f"could not write {path}: {exc.strerror or exc}")
-            return None
-        self.note.setText(f"report written to {path}")
-        return path
+        target = path
+
+        def write(job: JobRecord, files: list[FileRecord]) -> str:
+            try:
+                if kind == "csv":
+                    write_csv(target, files)
+                else:
+                    write_json(target, job, files)
+            except OSError as exc:
+                return f"could not write {target}: {exc.strerror or exc}"
+            return f"report written to {target}"
+
+        self.note.setText(f"writing the report to {target}…")
+        self.bridge.read_report(self.job_id, write, self.note.setText,
+                                lambda why: self.note.setText(f"could not read the job's files: {why.splitlines()[0]}"))
+        return target

@@ -218,16 +218,21 @@ class QueuePanel(QWidget):
         self.update_buttons()
         return problem is None
 
-    def retry_selected(self) -> QMessageBox | None:
+    def retry_selected(self) -> None:
         """Retry the failed files; when the job's script was edited since, ask first which code to
-        run (returns that question): the job keeps the code it was made with unless told."""
+        run (``retry_box``): the job keeps the code it was made with unless told. Whether it was
+        edited is read from the journal off the window's thread; the answer arrives in a moment."""
         row = self.selected()
         if row is None:
-            return None
+            return
         job_id, name = row.job_id, row.name
-        if not self.bridge.code_changed(job_id):
+        self.bridge.check_code_changed(job_id, lambda changed: self._retry_or_ask(job_id, name, changed),
+                                       lambda why: self.problem.emit(f"{name}: not retried: {why.splitlines()[0]}"))
+
+    def _retry_or_ask(self, job_id: str, name: str, changed: bool) -> None:
+        if not changed:
             self._retry(job_id, name, False)
-            return None
+            return
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("The script has changed")
@@ -246,7 +251,6 @@ class QueuePanel(QWidget):
         box.finished.connect(lambda _result: answered())
         self.retry_box = box
         box.open()
-        return box
 
     def _retry(self, job_id: str, name: str, current_code: bool) -> None:
         try:

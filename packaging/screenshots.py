@@ -171,6 +171,7 @@ def take_screenshots(work: Path, out: Path) -> int:
         shots["failures"] = save(window.grab(), out / "failures.png")
 
         dialog = window.show_details(second)
+        wait_until(app, lambda: not dialog.loading)  # its failed files are read off the window's thread
         dialog.resize(QSize(960, 560))
         dialog.table.selectRow(0)
         settle(app)

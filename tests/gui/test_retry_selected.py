@@ -29,6 +29,7 @@ def test_retry_selected_runs_only_the_selected_failed_files(window: MainWindow, 
     qtbot.mouseClick(window.queue.details_button, Qt.MouseButton.LeftButton)
     dialog = window.details[job_id]
     qtbot.waitUntil(dialog.isVisible)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 3)  # read off the window's thread
     assert [dialog.table.item(r, 0).text() for r in range(3)] == [f"in/{n}" for n in BAD]
     dialog.table.clearSelection()
     assert not dialog.retry_selected_button.isEnabled(), "nothing selected: nothing to retry"

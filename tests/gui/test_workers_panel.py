@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from batchmill.gui.bridge import FailureRow
 from batchmill.gui.jobs_model import Column, ProgressRole
 from batchmill.gui.main_window import MainWindow
 from batchmill.gui.workers_model import NEAR_TIMEOUT_BACKGROUND, NearTimeoutRole, WorkerColumn
@@ -44,6 +47,8 @@ def test_a_file_nearing_its_timeout_stands_out_then_fails(window: MainWindow, qt
 
     wait_for_state(qtbot, window, job_id, "completed, 1 failed", timeout=15_000)
     assert cell(window, job_id, Column.FAILED) == "1"
-    failures = window.bridge.failures(job_id)
+    failures: list[FailureRow] = []
+    window.bridge.read_failures(job_id, failures.extend, pytest.fail)  # read off the window's thread
+    qtbot.waitUntil(lambda: bool(failures))
     assert [f.error for f in failures] == ["ran longer than the 2 s timeout; its worker process was killed"]
     assert worker_cells(window, WorkerColumn.NOTE, NearTimeoutRole) == [False] * window.bridge.workers.rowCount()
