@@ -10,7 +10,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
-    QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence, QShowEvent,
+    QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence, QResizeEvent,
+    QShowEvent,
 )
 from PySide6.QtWidgets import (
     QApplication, QFileDialog, QFrame, QGroupBox, QLabel, QMainWindow, QMessageBox, QProgressBar, QScrollArea,
@@ -33,10 +34,13 @@ from batchmill.gui.queue_panel import QueuePanel
 from batchmill.gui.resources import app_icon
 from batchmill.gui.settings import Settings
 from batchmill.gui.task_panel import TaskPanel
+from batchmill.gui.views import ElidedLabel
 from batchmill.gui.workers_panel import LogView, WorkersView
 
 DEFAULT_SIZE = (1280, 800)
 NOTIFY_MS = 15_000
+STATUS_BAR_MARGINS = 40  # the status bar's own: its size grip, spacing and frame
+QWIDGETSIZE_MAX = (1 << 24) - 1  # Qt's "no maximum" width
 SAVE_AFTER_START_MS = 1000
 SELFTEST_WAIT_AT_QUIT_S = 30.0
 TABS_MIN_PAGE = 48
@@ -131,7 +135,16 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.main_splitter)
 
     def _build_status_bar(self) -> None:
-        self.status_label = QLabel()
+        # The latest notice on the left, what runs on the right; both cut their text with "…"
+        # rather than run into each other (QStatusBar.showMessage drew the notice under the
+        # summary at 800 px wide, the two reading as one line).
+        self.notice_label = ElidedLabel()
+        self.notice_timer = QTimer(self)
+        self.notice_timer.setSingleShot(True)
+        self.notice_timer.setInterval(NOTIFY_MS)
+        self.notice_timer.timeout.connect(lambda: self.show_notice(""))
+        self.statusBar().addWidget(self.notice_label, 1)
+        self.status_label = ElidedLabel()
         self.overall_bar = QProgressBar()
         # Whole percent steps, set by show_overall_percent(): QProgressBar.setValue repaints
         # synchronously whenever the shown value moves.
@@ -319,9 +332,28 @@ class MainWindow(QMainWindow):
     def notify(self, message: str, title: str = "Batchmill") -> None:
         """A message in the status bar, and as a system tray message where there is a tray."""
         self.notifications.append(message)
-        self.statusBar().showMessage(message, NOTIFY_MS)
+        self.show_notice(message)
+        self.notice_timer.start()
         if self.tray is not None and QSystemTrayIcon.supportsMessages():
             self.tray.showMessage(title, message, app_icon(), NOTIFY_MS)
+
+    def show_notice(self, message: str) -> None:
+        self.notice_label.setText(message)
+        self.fit_status_line()
+
+    def fit_status_line(self) -> None:
+        """Share the status bar's width between the notice and the summary of what runs: the
+        summary keeps the width it needs unless that leaves the notice under half; each cuts its
+        text with "…" where it must (never drawn over one another)."""
+        room = self.statusBar().width() - STATUS_BAR_MARGINS
+        if self.overall_bar.isVisible():
+            room -= self.overall_bar.width()
+        notice = self.notice_label.sizeHint().width() if self.notice_label.text() else 0
+        self.status_label.setMaximumWidth(max(room // 2, room - notice) if notice else QWIDGETSIZE_MAX)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_status_line()
 
     def update_status(self) -> None:
         """The status bar sums up the active jobs only (running, paused, queued): finished ones are
@@ -341,6 +373,7 @@ class MainWindow(QMainWindow):
         self.status_label.setText(shown[0])
         self.show_overall_percent(shown[1])
         self.overall_bar.setVisible(shown[2])
+        self.fit_status_line()
 
     @staticmethod
     def _finished_status(session: list[JobRow]) -> str:

@@ -1,11 +1,49 @@
 """A table view that says what will appear in it while it is empty, and keeps the column
-that takes the spare width readable when there is none to spare."""
+that takes the spare width readable when there is none to spare; a one-line label that gives
+up width by cutting its text with "…" (the status bar's)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QHeaderView, QTableView, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QHelpEvent, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QHeaderView, QLabel, QTableView, QToolTip, QWidget
+
+ELIDED_MIN_CHARS = 8  # how narrow an ElidedLabel may get: a few letters and the "…"
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text that fits the width it is given: cut with "…" where it does not
+    fit, the whole of it in a tooltip then. ``text()`` is always the whole text.
+
+    A QLabel asks for its whole text's width and, in a status bar, is drawn over by (or draws
+    over) its neighbours at 800 px wide; this one asks for that width but settles for less."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        narrow = self.fontMetrics().averageCharWidth() * ELIDED_MIN_CHARS
+        return QSize(min(hint.width(), narrow), hint.height())
+
+    def shown_text(self) -> str:
+        """The text as drawn at the label's width now."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.drawText(self.contentsRect(), int(self.alignment()) | int(Qt.TextFlag.TextSingleLine),
+                         self.shown_text())
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent) and not self.toolTip():
+            if self.shown_text() != self.text():
+                QToolTip.showText(event.globalPos(), self.text(), self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
 
 
 class PlaceholderTableView(QTableView):

@@ -63,3 +63,34 @@ def test_at_800x600_the_queue_shows_several_rows_with_their_rate_and_eta(window:
     start = window.task.start_button
     assert window.top_scroll.viewport().rect().contains(
         start.mapTo(window.top_scroll.viewport(), start.rect().bottomRight())), "Start is in sight"
+
+
+NOTICE = "scans-2024: completed, 3 failed — 9,997 done, 3 failed, 0 skipped of 10,000 files in 2 min 13 s"
+
+
+def test_a_notice_and_the_running_summary_share_the_status_bar_without_overlapping(
+        window: MainWindow, qtbot: QtBot) -> None:
+    """At 800 px the notice (QStatusBar.showMessage's, before) ran under the summary of what runs,
+    the two reading as one line; now each keeps to its own part and cuts its text with "…"."""
+    window.bridge.timer.stop()  # rows of no engine's: not to be ended as orphans by the drain
+    for n in range(2):
+        window.bridge.jobs.add(JobRow(f"job{n}", f"job {n}", "checksum", "/out", state=JobState.RUNNING,
+                                      total=5678, done=617 * (n + 1), failed=6, files_per_s=22.8, scanning=False))
+    window.update_status()
+    window.notify(NOTICE)
+    summary = window.status_label.text()
+    for width, cut in ((1280, False), (800, True)):
+        window.resize(width, 600 if width == 800 else 800)
+        qtbot.waitUntil(lambda: window.statusBar().width() == window.width())
+        qtbot.wait(50)
+        notice, status, bar = window.notice_label, window.status_label, window.overall_bar
+        assert notice.isVisible() and status.isVisible() and bar.isVisible(), status.text()
+        shown = [w.geometry() for w in (notice, status, bar)]
+        assert shown[0].right() < shown[1].left() and shown[1].right() < shown[2].left(), (width, shown)
+        assert window.statusBar().rect().contains(shown[2]), "the bar stays inside the window"
+        assert (notice.text(), status.text()) == (NOTICE, summary), "the whole texts, for tooltips and tests"
+        if cut:
+            assert notice.shown_text().endswith("…") and status.shown_text().endswith("…")
+            assert notice.width() >= window.statusBar().width() // 4, "the notice keeps a fair share"
+        else:
+            assert (notice.shown_text(), status.shown_text()) == (NOTICE, summary), "room for both, in full"
