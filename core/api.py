@@ -44,7 +44,7 @@ from batchmill.core.prepare import JobError
 from batchmill.core.processors.function import NAME as FUNCTION, FunctionProcessor, describe
 from batchmill.core.spec import JobSpec, default_workers
 
-__all__ = ["FileResult", "Job", "JobError", "JobResult", "Preview", "Progress", "preview", "resume", "retry", "run",
+__all__ = ["FileResult", "Job", "JobError", "JobResult", "Preview", "Progress", "ScanSkip", "preview", "resume", "retry", "run",
            "submit"]
 
 PathLike = str | os.PathLike[str]
@@ -93,6 +93,15 @@ class FileResult:
 
 
 @dataclass(frozen=True)
+class ScanSkip:
+    """An entry the scan left out, not a file of the job: a broken link, a special file (a FIFO,
+    a device), a symlinked folder leading back up the tree. ``reason`` says which."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
 class JobResult:
     """A finished job, read back from the journal: every file, including those a resumed or
     retried job had done before."""
@@ -106,6 +115,8 @@ class JobResult:
     elapsed_s: float
     error: str | None  # why the job itself failed (state "error"), or that no file matched (total 0)
     files: tuple[FileResult, ...]
+    scan_skipped: int = 0  # entries the scan left out (not among total), and the first of them:
+    scan_skips: tuple[ScanSkip, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -311,11 +322,13 @@ def read_result(engine: Engine, job_id: str, finished: JobFinished | None) -> Jo
     files = tuple(_file_result(record) for record in engine.journal.files(job_id))
     if finished is not None:
         return JobResult(job_id, finished.state.value, finished.total, finished.done, finished.failed,
-                         finished.skipped, finished.elapsed_s, finished.error, files)
+                         finished.skipped, finished.elapsed_s, finished.error, files, finished.scan_skipped,
+                         tuple(ScanSkip(Path(path), why) for path, why in finished.scan_skips))
     if job is None:
         return JobResult(job_id, JobState.ERROR.value, 0, 0, 0, 0, 0.0, "the job is missing from the journal", files)
     return JobResult(job_id, job.shown_state.value, job.total, job.done, job.failed, job.skipped, job.elapsed,
-                     job.error or "the job was not followed to its end", files)
+                     job.error or "the job was not followed to its end", files, job.scan_skipped,
+                     tuple(ScanSkip(Path(path), why) for path, why in job.scan_skips))
 
 
 def _file_result(record: Any) -> FileResult:

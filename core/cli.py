@@ -587,6 +587,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  output     {job.spec.output}")
     print(f"  files      {job.done} done, {job.failed} failed, {job.skipped} skipped of {job.total}")
     print(f"  elapsed    {job.elapsed:.1f} s")
+    if job.scan_skipped:
+        from batchmill.core.report import scan_skip_lines
+
+        print(f"  scan       {job.scan_skipped} skipped by the scan (not files of the job):")
+        for line in scan_skip_lines(job.scan_skipped, list(job.scan_skips), job.id, shown=len(job.scan_skips)):
+            print(f"  {line}")
     for f in failures:
         print(f"FAILED {f.input}\n  {f.error}")
     for entry in files[1] if files is not None else []:
@@ -621,7 +627,8 @@ def _job_json(j: Any) -> dict[str, Any]:
     return {"job_id": j.id, "name": j.name, "processor": j.processor, "identity": j.identity,
             "state": j.shown_state.value, "total": j.total, "done": j.done, "failed": j.failed,
             "skipped": j.skipped, "elapsed_s": round(j.elapsed, 3), "created": j.created, "error": j.error,
-            "spec": json.loads(j.spec.to_json())}
+            "spec": json.loads(j.spec.to_json()), "scan_skipped": j.scan_skipped,
+            "scan_skips": [{"path": path, "reason": why} for path, why in j.scan_skips]}
 
 
 # -- processors -----------------------------------------------------------

@@ -558,7 +558,8 @@ class _Loop:
         self.journal.set_job_state(run.job_id, state, error=error, elapsed=run.elapsed)
         self.emit(JobStateChanged(run.job_id, state))
         self.emit(run.progress_event())
-        self.emit(JobFinished(run.job_id, state, run.total, run.done, run.failed, run.skipped, run.elapsed, error))
+        self.emit(JobFinished(run.job_id, state, run.total, run.done, run.failed, run.skipped, run.elapsed, error,
+                              run.scan_skipped, tuple(run.scan_skips)))
         self.run_ = None
 
     def tick(self) -> None:

@@ -74,6 +74,8 @@ class JobFinished(Event):
     skipped: int
     elapsed_s: float
     error: str | None = None
+    scan_skipped: int = 0  # entries the scan left out (a broken link, a special file): not files of the job
+    scan_skips: tuple[tuple[str, str], ...] = ()  # (path, why) of the first of them
 
 
 @dataclass(frozen=True, slots=True)

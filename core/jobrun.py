@@ -24,6 +24,7 @@ from batchmill.core.outputs import remove_job_temporaries, remove_quietly, tmp_n
 from batchmill.core.plan import FAILED, PENDING, SKIPPED, PlannedFile, iter_plan
 from batchmill.core.prepare import PreparedJob
 from batchmill.core.progress import RateMeter, best_total, eta_s
+from batchmill.core.scan import split_skip
 from batchmill.core.processors.base import Processor
 from batchmill.core.spec import parse_halt
 from batchmill.core.sidecar import sidecar_job, sidecar_tmp
@@ -36,6 +37,7 @@ PLAN_CHUNK = 5000  # files journaled per scan step at most
 # this many unfinished ones, the rest wait in the journal and are read back as files finish,
 # so what the engine keeps per file does not grow with the job (a million files, flat memory).
 WINDOW = 20_000
+SCAN_SKIPS_KEPT = 1000  # entries the scan left out whose path and reason are kept (all are counted)
 PLAN_STEP_S = 0.005  # and for about this long at most: the workers' news waits while the scan runs
 
 
@@ -94,6 +96,8 @@ class JobRun:
         self.ledger = OutputLedger(journal, self.job_id, self.spec, processor, params, prepared.payload_key,
                                    prepared.roots, prepared.mode == "new")
         self.unreadable: dict[str, str] = {}  # folders the scan could not read -> why (see fail_unreadable)
+        self.scan_skipped = 0  # entries the scan left out (a broken link, a special file), and
+        self.scan_skips: list[tuple[str, str]] = []  # (path, why) of the first SCAN_SKIPS_KEPT
         # --provenance sidecar: what each output's sidecar says alike, sent with every batch
         self.sidecar = sidecar_job(prepared, self.ledger.recipe) if self.spec.sidecars else None
         probe = processor.output_name(params, "probe.name")
@@ -104,15 +108,24 @@ class JobRun:
 
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:
+        def skipped(message: str) -> None:
+            log(message)
+            self.scan_skipped += 1
+            if len(self.scan_skips) < SCAN_SKIPS_KEPT:
+                path, why = split_skip(message)
+                self.scan_skips.append((path or "", why))
+
         plan = self.ledger.filter(
             iter_plan(self.spec, self.prepared.processor, self.prepared.params, self.prepared.roots, log,
-                      self.unreadable),
+                      self.unreadable, skipped),
             self.keeps_results, log)
         if self.prepared.mode == "new":
             self.planning = plan
             return
         known = self._load_from_journal()
         job = self.journal.get_job(self.job_id)
+        if job is not None and job.planned:  # the scan is not run again: what it left out is as journaled
+            self.scan_skipped, self.scan_skips = job.scan_skipped, list(job.scan_skips)
         if job is not None and not job.planned:
             # The run died while files ran during the scan: scan again, adding only what it never saw.
             self.planning = (planned for planned in plan if planned.src not in known)
@@ -150,6 +163,8 @@ class JobRun:
             if backlog_before is None and self.backlog_from is not None and row is not None:
                 self.backlog_row = row - 1  # top_up reads back from this row: the ones before are in memory
         if self.planning is None:
+            if self.scan_skipped:
+                self.journal.set_scan_skips(self.job_id, self.scan_skipped, self.scan_skips)
             self.journal.mark_planned(self.job_id)
         return self.planning is None
 

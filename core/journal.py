@@ -86,7 +86,8 @@ CREATE INDEX IF NOT EXISTS file_records_by_job ON file_records (job_id, id);
 # Columns of jobs added since the first journals, with their declarations: an older journal gains
 # them when opened (and a journal that has them all needs no write to be opened).
 ADDED_COLUMNS = {"roots": "TEXT NOT NULL DEFAULT '[]'", "planned": "INTEGER NOT NULL DEFAULT 1",
-                 "created_by": "TEXT", "owner_started": "REAL"}
+                 "created_by": "TEXT", "owner_started": "REAL",
+                 "scan_skips": "TEXT"}  # JSON [count, [[path, why], ...]]: entries the scan left out (see set_scan_skips)
 
 
 
@@ -150,6 +151,8 @@ class JobRecord:
     # refers to the packages as they were named then (``core.…``: see batchmill.core.payload).
     created_by: str | None = None
     owner_started: float | None = None  # None in a journal written before 0.3: the pid alone decides
+    scan_skipped: int = 0  # entries the scan left out (a broken link, a special file), and (path, why) of
+    scan_skips: tuple[tuple[str, str], ...] = ()  # the first SCAN_SKIPS_KEPT of them (batchmill.core.jobrun)
 
     @property
     def owner_alive(self) -> bool:
@@ -518,6 +521,12 @@ class Journal:
                 self._append(db, job_id, RESET, chosen)
             return len(chosen)
 
+    def set_scan_skips(self, job_id: str, count: int, skips: Sequence[tuple[str, str]]) -> None:
+        """The entries the job's scan left out: how many, and (path, why) of the first ones kept."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET scan_skips = ? WHERE id = ?",
+                       (json.dumps([count, [list(skip) for skip in skips]]), job_id))
+
     def mark_planned(self, job_id: str) -> None:
         with self._write() as db:
             db.execute("UPDATE jobs SET planned = 1 WHERE id = ?", (job_id,))
@@ -633,4 +642,11 @@ def _job_from_row(r: sqlite3.Row) -> JobRecord:
         elapsed=r["elapsed"], owner_pid=r["owner_pid"], owner_host=r["owner_host"], heartbeat=r["heartbeat"],
         total=r["total"], done=r["done"], failed=r["failed"], skipped=r["skipped"],
         root_is_dir=tuple(json.loads(r["roots"])), planned=bool(r["planned"]), created_by=r["created_by"],
-        owner_started=r["owner_started"])
+        owner_started=r["owner_started"], **_scan_skips(r["scan_skips"]))
+
+
+def _scan_skips(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    count, skips = json.loads(text)
+    return {"scan_skipped": count, "scan_skips": tuple((path, why) for path, why in skips)}

@@ -115,11 +115,15 @@ def iter_plan(
     roots: list[RootOutput],
     log: Callable[[str], None],
     unreadable: dict[str, str] | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> Iterator[PlannedFile]:
     """Yield every input file with its output, lazily. Raises PlanError on an output collision.
 
     ``unreadable``: a folder the scan cannot read is yielded as an entry in state FAILED, and
-    mapped here to why (see iter_folder); without it, only ``log`` hears of it."""
+    mapped here to why (see iter_folder); without it, only ``log`` hears of it. ``on_skip``: told
+    of each entry the scan leaves out (a broken link, a special file; see scan.split_skip)
+    instead of ``log``."""
+    skipped = on_skip or log
     file_filter = Filter(spec.include, spec.exclude, spec.ignore_case)
     guard = InputGuard(roots, spec.output)
     output_real = guard.skipped_real_paths()  # the output folder, and each input folder's within it
@@ -129,9 +133,9 @@ def iter_plan(
             if _inside(spec.output, str(root.input)):
                 log(f"the output folder {spec.output} is inside the input {root.input}; it is left out of the scan")
             if spec.files:
-                files = iter_listed(str(root.input), spec.files, file_filter, output_real, log)
+                files = iter_listed(str(root.input), spec.files, file_filter, output_real, skipped)
             else:
-                files = iter_folder(root.input, file_filter, spec.recursive, output_real, log, unreadable)
+                files = iter_folder(root.input, file_filter, spec.recursive, output_real, skipped, unreadable)
         else:
             files = iter([(str(root.input), root.input.name, _size(root.input))])
         index = root.index

@@ -13,7 +13,6 @@ from __future__ import annotations
 import enum
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ from batchmill.core.plan import SKIPPED, CollisionError, PlanError, Planner, che
 from batchmill.core.processors import get_processor
 from batchmill.core.processors.base import Processor, RootOutput
 from batchmill.core.sample import SAMPLE_BUDGET_S, SAMPLE_FILES, SamplePicker, SampleRun, time_sample
-from batchmill.core.scan import Filter, iter_folder
+from batchmill.core.scan import Filter, iter_folder, split_skip
 from batchmill.core.sidecar import SIDECAR_SUFFIX, sidecar_path
 from batchmill.core.spec import JobSpec, Overwrite
 
@@ -259,14 +258,10 @@ class _PatternReasons:
         return "left out by a pattern"
 
 
-_SKIPPED_PATH = re.compile(r"^(?:skipping|not scanning|not reading|cannot read folder|not entering) (.+?)(?::| again:) ")
-
-
 def _drain(skips: list[str]) -> Iterator[FileVerdict]:
     while skips:
         message = skips.pop(0)
-        found = _SKIPPED_PATH.match(message)
-        yield FileVerdict(Verdict.SCAN_SKIPPED, found.group(1) if found else None, None, message)
+        yield FileVerdict(Verdict.SCAN_SKIPPED, split_skip(message)[0], None, message)
 
 
 def _size_of(path: str) -> int:

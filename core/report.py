@@ -33,6 +33,8 @@ class Outcome:
     elapsed_s: float = 0.0
     error: str | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
+    scan_skipped: int = 0  # entries the scan left out (a broken link, a special file): not among total
+    scan_skips: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"} of the first of them
 
     def exit_code(self) -> int:
         return exit_status(self.state, self.total, self.failed)
@@ -40,7 +42,19 @@ class Outcome:
     def as_json(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "state": self.state.value, "total": self.total, "done": self.done,
                 "failed": self.failed, "skipped": self.skipped, "elapsed_s": round(self.elapsed_s, 3),
-                "error": self.error, "failures": self.failures}
+                "error": self.error, "failures": self.failures,
+                "scan_skipped": self.scan_skipped, "scan_skips": self.scan_skips}
+
+
+SHOWN_SCAN_SKIPS = 20
+
+
+def scan_skip_lines(count: int, skips: list[tuple[str, str]], job_id: str, shown: int = SHOWN_SCAN_SKIPS) -> list[str]:
+    """``  PATH: why`` for the first ``shown`` entries the scan left out, and how many more."""
+    lines = [f"  {path}: {why}" if path else f"  {why}" for path, why in skips[:shown]]
+    if count > min(shown, len(skips)):
+        lines.append(f"  … and {count - min(shown, len(skips))} more (batchmill show {job_id} --json)")
+    return lines
 
 
 class Follower:
@@ -113,6 +127,8 @@ class Follower:
         elif isinstance(event, JobFinished):
             out.state, out.total, out.done = event.state, event.total, event.done
             out.failed, out.skipped, out.elapsed_s, out.error = event.failed, event.skipped, event.elapsed_s, event.error
+            out.scan_skipped = event.scan_skipped
+            out.scan_skips = [{"path": path, "reason": why} for path, why in event.scan_skips]
             return True
         return False
 
@@ -130,6 +146,11 @@ class Follower:
                 lines.append(f"  {failure['input']}: {failure['error']}")
             if len(out.failures) > SHOWN_FAILURES:
                 lines.append(f"  … and {len(out.failures) - SHOWN_FAILURES} more (batchmill show {out.job_id})")
+        if out.scan_skipped:
+            lines.append(f"{out.scan_skipped} {'entry' if out.scan_skipped == 1 else 'entries'} skipped by the scan "
+                         "(not files of the job):")
+            lines += scan_skip_lines(out.scan_skipped, [(s["path"], s["reason"]) for s in out.scan_skips],
+                                     out.job_id)
         if out.state in (JobState.INTERRUPTED, JobState.HALTED, JobState.CANCELLED):
             lines.append(f"continue it with: batchmill resume {out.job_id}")
         elif out.failed:

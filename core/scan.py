@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +19,17 @@ from batchmill.core.outputs import is_tmp_name
 from batchmill.core.sidecar import SIDECAR_SUFFIX
 from batchmill.core.patterns import Filter  # the one set of pattern semantics
 
-__all__ = ["Filter", "iter_folder"]
+__all__ = ["Filter", "iter_folder", "split_skip"]
+
+# The scanner's skip messages (``on_skip``): "<verb> PATH: reason", "not entering PATH again: reason"
+_SKIP = re.compile(r"^(?:skipping|not scanning|not reading|cannot read folder|not entering) (.+?)(?::| again:) (.*)$",
+                   re.DOTALL)
+
+
+def split_skip(message: str) -> tuple[str | None, str]:
+    """(the path, why) of a message the scan gave ``on_skip``; (None, the message) for another."""
+    found = _SKIP.match(message)
+    return (found.group(1), found.group(2)) if found else (None, message)
 
 
 _name = operator.attrgetter("name")
