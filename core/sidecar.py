@@ -106,8 +106,10 @@ def input_facts(src: str, hash_inputs: bool) -> dict[str, Any]:
 
 
 def _write_tmp(tmp: str, data: dict[str, Any]) -> None:
-    text = json.dumps(data, indent=1, ensure_ascii=False, default=str, sort_keys=False) + "\n"
-    with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as handle:
+    text = json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n"
+    # UTF-8, names as they read; a name that is not valid UTF-8 (a str with lone surrogates) has
+    # them written as \udcXX, which is that very character's JSON escape: the file stays JSON.
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as handle:
         handle.write(text)
 
 

@@ -248,3 +248,19 @@ def test_resume_after_a_kill_leaves_every_output_with_a_whole_sidecar(tmp_path: 
     assert len(outputs) == 120 and len(names) == 240
     for name in outputs:
         assert sidecar_of(out / "in" / name)["input"]["path"] == str(folder / name)
+
+
+def test_odd_names_give_valid_json(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "é x 'q'.txt").write_text("one\n")
+    odd = os.fsdecode(b"\xff-latin1.txt")  # not valid UTF-8
+    (folder / odd).write_text("two\n")
+
+    result = batchmill("run", "python", str(folder), "--output", str(tmp_path / "out"), "--param",
+                       f"script={SLOW}", "--param", "delay=0", "--provenance", "sidecar", "-q")
+
+    assert result.returncode == 0, result.stderr
+    assert sidecar_of(tmp_path / "out" / "in" / "é x 'q'.txt")["input"]["path"] == str(folder / "é x 'q'.txt")
+    raw = (tmp_path / "out" / "in" / (odd + ".provenance.json")).read_bytes()
+    assert json.loads(raw.decode("utf-8"))["input"]["path"] == str(folder / odd)
