@@ -13,7 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from batchmill.core.events import FileStatus
-from batchmill.core.journal import BUSY_TIMEOUT_S, FileRecord, JobRecord
+from batchmill.core.journal import BUSY_TIMEOUT_S, OFFER_LOOKS_AT, FileRecord, JobRecord, pick_offered
 from batchmill.core.journal import _job_from_row, _Replay  # the journal's own row decoding, not a copy
 
 HISTORY_LIMIT = 200
@@ -41,6 +41,11 @@ class JournalReader:
         rows = self._rows("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))
         jobs = [_job_from_row(row) for row in rows]
         return [job for job in reversed(jobs) if job.shown_state.is_final]
+
+    def offered_jobs(self, limit: int = 20) -> list[JobRecord]:
+        """Jobs to offer to resume at start-up, newest first (as ``Journal.offered_jobs``)."""
+        rows = self._rows("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (OFFER_LOOKS_AT,))
+        return pick_offered([_job_from_row(row) for row in rows], limit)
 
     def job(self, job_id: str) -> JobRecord | None:
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))

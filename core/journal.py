@@ -421,13 +421,7 @@ class Journal:
         """Jobs that stopped without the operator's choice (interrupted, halted) and that no live
         process owns, newest first: each is offered to be resumed (batchmill.core.lifecycle).
         A cancelled job is not: the operator stopped it, and resumes it by its id."""
-        found = []
-        for job in self.list_jobs(limit=200):
-            if job.shown_state.is_offered and not job.owner_alive:
-                found.append(job)
-                if len(found) >= limit:
-                    break
-        return found
+        return pick_offered(self.list_jobs(limit=OFFER_LOOKS_AT), limit)
 
     def forget_job(self, job_id: str) -> bool:
         """Delete a job, its file records and a payload no other job uses, if it is still one that
@@ -558,6 +552,15 @@ class Journal:
         for record in replay.records():
             result[record.state] += 1
         return result
+
+
+OFFER_LOOKS_AT = 200  # the newest jobs looked at for those to offer
+
+
+def pick_offered(newest_first: list[JobRecord], limit: int) -> list[JobRecord]:
+    """Of these jobs, those to offer to resume: stopped without the operator's choice
+    (batchmill.core.lifecycle's offered states) and owned by no live process."""
+    return [job for job in newest_first if job.shown_state.is_offered and not job.owner_alive][:limit]
 
 
 class _Replay:

@@ -279,9 +279,9 @@ class Bridge(QObject):
 
         self.reads.read(read, on_done, on_failed)
 
-    def offered_jobs(self) -> list[JobRecord]:
+    def read_offered(self, on_done: Callable[[list[JobRecord]], None], on_failed: Callable[[str], None]) -> None:
         """Jobs to offer to resume at start-up (interrupted or halted, owned by no live process)."""
-        return self.engine.journal.offered_jobs()
+        self.reads.read(lambda reader: reader.offered_jobs(), on_done, on_failed)
 
     def start_method(self) -> str:
         """How the engine starts worker processes (for Help → About)."""

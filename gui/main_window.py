@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
         self.notifications: list[str] = []
         self.details: dict[str, DetailsDialog] = {}
         self.resume_box: QMessageBox | None = None
+        self.offered: list[JobRecord] | None = None  # the jobs the start-up offer asked about, once read
         self.close_box: QMessageBox | None = None
         self.script_error_box: QMessageBox | None = None
         self.problem_box: QMessageBox | None = None
@@ -413,14 +414,27 @@ class MainWindow(QMainWindow):
         bar.setUpdatesEnabled(True)
 
     # -- start-up resume offer ----------------------------------------------------------
-    def offer_resume(self) -> QMessageBox | None:
+    def offer_resume(self) -> None:
         """If the journal holds jobs that stopped without the operator's choice (interrupted,
-        halted), ask whether to resume them: every one of them, not only the newest (returns the
-        open dialog). Declined jobs are not asked about again; they stay in the history."""
+        halted), ask whether to resume them: every one of them, not only the newest. They are
+        read off the window's thread; ``offered`` is set when they have been (and ``resume_box``
+        is the question, if there is one). Declined jobs are not asked about again; they stay in
+        the history."""
+        self.offered = None
+        self.resume_box = None
+
+        def failed(why: str) -> None:
+            self.log.add_lines([("error", f"the jobs to resume could not be read: {why}")])
+            self.offered = []
+
+        self.bridge.read_offered(self._offer, failed)
+
+    def _offer(self, offered: list[JobRecord]) -> None:
         declined = self.settings.declined_resumes()
-        jobs = [job for job in self.bridge.offered_jobs() if job.id not in declined]
+        jobs = [job for job in offered if job.id not in declined]
+        self.offered = jobs
         if not jobs:
-            return None
+            return
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         if len(jobs) == 1:
@@ -443,7 +457,6 @@ class MainWindow(QMainWindow):
         box.finished.connect(lambda _result: self._on_resume_answer(box, resume, jobs))
         self.resume_box = box
         box.open()
-        return box
 
     def _on_resume_answer(self, box: QMessageBox, resume: Any, jobs: list[JobRecord]) -> None:
         for job in jobs:

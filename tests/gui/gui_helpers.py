@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from batchmill.gui.jobs_model import Column
@@ -49,6 +49,13 @@ def cell(window: MainWindow, job_id: str, column: Column) -> str:
     row = model.row_of(job_id)
     assert row is not None, f"job {job_id} is not in the table"
     return str(model.index(row, column).data() or "")
+
+
+def resume_offer(qtbot: QtBot, window: MainWindow) -> QMessageBox | None:
+    """The start-up offer to resume (its jobs are read off the window's thread): the question, or None."""
+    window.offer_resume()
+    qtbot.waitUntil(lambda: window.offered is not None)
+    return window.resume_box
 
 
 def only_job(window: MainWindow) -> str:

@@ -18,7 +18,7 @@ from batchmill.gui.bridge import Bridge
 from batchmill.gui.jobs_model import Column
 from batchmill.gui.main_window import MainWindow
 from batchmill.gui.settings import Settings
-from gui_helpers import SCRIPTS, cell, make_files, wait_for_state
+from gui_helpers import SCRIPTS, cell, make_files, resume_offer, wait_for_state
 
 FILES = 12
 DEAD_PID = 4_194_305  # above the largest pid_max Linux allows: never a live process
@@ -74,7 +74,7 @@ def test_jobs_interrupted_by_quitting_are_offered_after_a_restart_though_a_newer
     end_the_process(batchmill_home)
 
     second = launch(qtbot, batchmill_home, open_window)
-    box = second.offer_resume()
+    box = resume_offer(qtbot, second)
     assert box is not None, "the interrupted jobs must be offered"
     qtbot.waitUntil(box.isVisible)
     assert "2 jobs did not finish" in box.text()

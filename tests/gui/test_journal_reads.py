@@ -28,7 +28,8 @@ from batchmill.core.journal import Journal
 from batchmill.gui.details_dialog import LOADING
 from batchmill.gui.jobs_model import Column
 from batchmill.gui.main_window import MainWindow
-from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job, set_up_python_job, type_into
+from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job, resume_offer, set_up_python_job
+from gui_helpers import type_into
 from gui_helpers import wait_for_state
 
 BAD = ("bad1.txt", "bad2.txt", "bad3.txt")
@@ -64,9 +65,10 @@ def gui_thread_reads(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> Ite
     yield seen
 
 
-def test_details_export_and_retry_never_read_the_engines_journal_on_the_gui_thread(
+def test_details_export_retry_and_the_offer_never_read_the_engines_journal_on_the_gui_thread(
         window: MainWindow, qtbot: QtBot, tmp_path: Path, gui_thread_reads: list[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resume_offer(qtbot, window) is None  # the start-up offer reads off the GUI thread too
     inputs = mixed_folder(tmp_path / "in")
     flag, calls = tmp_path / "fixed.flag", tmp_path / "calls.log"
     drop_paths(window.inputs.drop_area, [inputs])
