@@ -29,7 +29,7 @@ from typing import Any
 from batchmill.core.estimate import CostModel, fit_samples
 from batchmill.core.messages import PayloadBroken, Results, RunBatch, Started, Stop
 from batchmill.core.outputs import tmp_name_for
-from batchmill.core.payload import dumps_checked, payload_key
+from batchmill.core.payload import PayloadError, dumps_checked, payload_key
 from batchmill.core.processors.base import Processor
 from batchmill.core.scratch import new_scratch_root
 
@@ -98,10 +98,15 @@ def time_sample(processor: Processor, params: dict[str, Any], picks: list[Candid
     folder is removed whatever happens."""
     if not picks:
         return SampleRun([], False, "no file to time")
-    payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
-    scratch = new_scratch_root()
+    try:
+        payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
+        scratch = new_scratch_root()
+    except (PayloadError, OSError) as exc:  # told with the estimate: a preview never ends in a traceback
+        return SampleRun([], False, str(exc))
     try:
         return _run(payload, picks, scratch, budget_s, stop or _never)
+    except OSError as exc:  # the worker could not be started
+        return SampleRun([], False, f"the sample's worker could not start: {exc}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -136,3 +136,23 @@ def test_sample_without_dry_run_is_refused(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", 1)
     result = batchmill("run", "checksum", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--estimate", "sample")
     assert result.returncode == 2 and "--estimate sample goes with --dry-run" in result.stderr
+
+
+def test_a_sample_whose_worker_dies_or_whose_files_fail_is_told_not_raised(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", 8)
+    dies = tmp_path / "dies.py"
+    dies.write_text("import os\ndef process(src, dst):\n    os._exit(3)\n")
+    fails = tmp_path / "fails.py"
+    fails.write_text("def process(src, dst):\n    raise ValueError('bad file')\n")
+
+    died = batchmill("run", "python", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--param",
+                     f"script={dies}", "--dry-run", "--estimate", "sample")
+    failed = batchmill("run", "python", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--param",
+                       f"script={fails}", "--dry-run", "--estimate", "sample")
+
+    assert died.returncode == 0 and "Traceback" not in died.stderr, died.stderr
+    line = next(l for l in died.stdout.splitlines() if l.startswith("estimate:"))
+    assert line == "estimate: none: the sample could not be timed (the worker running the sample died)", line
+    assert failed.returncode == 0 and "Traceback" not in failed.stderr, failed.stderr
+    line = next(l for l in failed.stdout.splitlines() if l.startswith("estimate:"))
+    assert "sample-based: 3 files of this job timed" in line and line.endswith("(3 of the sample failed)"), line
