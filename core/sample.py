@@ -168,7 +168,11 @@ def _run(payload: bytes, picks: list[Candidate], scratch: str, budget_s: float, 
                     error = "the worker running the sample died"
                     break
                 continue
-            message = conn.recv()
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):  # its end of the pipe closed: it died (the sentinel may come later)
+                error = "the worker running the sample died"
+                break
             if isinstance(message, Started) and started_at is None:
                 started_at = time.monotonic()
             elif isinstance(message, PayloadBroken):
