@@ -40,10 +40,12 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Collection
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future  # imported where one is made: its import (logging) is ~4 ms of every start
 
 from batchmill.core.events import (
     EngineStopped, Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
@@ -132,6 +134,8 @@ class Engine:
         Returns at once. The Future gives the job's full id, or raises the JobError (or the journal's
         error) that refused it; a refusal also arrives as a VerbRefused event, for a front end
         that does not wait."""
+        from concurrent.futures import Future
+
         answer: Future[str] = Future()
         self._post(_Command("resume", job_id, answer=answer))
         return answer
@@ -140,6 +144,8 @@ class Engine:
         """Run the failed files of a finished job again: with its journaled processor, or with
         ``current_code``, the processor as its code is now (a script fixed since). ``only``: just
         the failed files with these ids. Decided and answered like ``resume``."""
+        from concurrent.futures import Future
+
         answer: Future[str] = Future()
         self._post(_Command("retry", job_id, current_code=current_code,
                             only=frozenset(only) if only is not None else None, answer=answer))

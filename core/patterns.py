@@ -15,10 +15,6 @@ from __future__ import annotations
 import os
 import sys
 
-from wcmatch import glob
-
-_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB | glob.FORCEUNIX
-
 
 def platform_ignores_case() -> bool:
     """True where the usual file systems ignore case (NTFS, APFS), so patterns do too by default."""
@@ -31,8 +27,12 @@ class PatternSet:
     def __init__(self, patterns: tuple[str, ...], ignore_case: bool | None = None) -> None:
         self.patterns = tuple(patterns)
         self.ignore_case = platform_ignores_case() if ignore_case is None else ignore_case
-        flags = _FLAGS | (glob.IGNORECASE if self.ignore_case else 0)
-        self._matcher = glob.compile(list(self.patterns), flags=flags) if self.patterns else None
+        self._matcher = None
+        if self.patterns:  # wcmatch only when there are patterns: its import is ~7 ms of every job's start
+            from wcmatch import glob
+
+            flags = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB | glob.FORCEUNIX
+            self._matcher = glob.compile(list(self.patterns), flags=flags | (glob.IGNORECASE if self.ignore_case else 0))
 
     def __bool__(self) -> bool:
         return bool(self.patterns)

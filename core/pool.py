@@ -8,7 +8,6 @@ and a wake-up all end the same ``wait()``.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -21,7 +20,8 @@ from batchmill.core import early
 from batchmill.core.bootstrap import WORKER_NAME_PREFIX, install_spawn_hook
 from batchmill.core.messages import RunBatch, Stop
 from batchmill.core.procgroup import Guardian, kill_group
-from batchmill.core.worker import LOST_PIPE_EXIT, SLOT_FILE, SLOT_STARTED, worker_main
+from batchmill.core.early import SLOT_FILE, SLOT_STARTED, spawn_worker
+from batchmill.core.worker import LOST_PIPE_EXIT
 
 JOIN_TIMEOUT_S = 5.0
 STOP_GRACE_S = 2.0
@@ -78,20 +78,6 @@ def describe_exit(exitcode: int | None) -> str:
             name = f"signal {-exitcode}"
         return f"the worker process was killed by {name}"
     return f"the worker process exited with code {exitcode}"
-
-
-def spawn_worker(context: BaseContext, worker_id: int, scratch_root: str) -> tuple[Any, Any, Any]:
-    """Start one worker process: (process, the engine's end of its pipe, its shared slot)."""
-    parent_conn, child_conn = context.Pipe(duplex=True)
-    slot = context.RawArray(ctypes.c_double, 2)  # type: ignore[attr-defined]
-    slot[SLOT_FILE] = -1
-    install_spawn_hook()  # workers never re-run the parent's main module, whoever started us
-    process = context.Process(  # type: ignore[attr-defined]
-        target=worker_main, args=(worker_id, child_conn, slot, scratch_root),
-        name=f"{WORKER_NAME_PREFIX}{worker_id}", daemon=True)
-    process.start()
-    child_conn.close()
-    return process, parent_conn, slot
 
 
 class WorkerPool:

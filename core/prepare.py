@@ -6,7 +6,6 @@ thread, so ``batchmill run`` can exit 2 with a message before anything runs."""
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from dataclasses import dataclass
 from collections.abc import Collection
@@ -49,7 +48,7 @@ def prepare_new(spec: JobSpec, journal: Journal, processor: Processor | None = N
         payload = dumps_checked(processor.task(params), f"processor {processor.name!r}")
     except (UnknownProcessor, ParamError, PlanError, PayloadError) as exc:
         raise JobError(str(exc)) from None
-    job_id = uuid.uuid4().hex[:12]
+    job_id = os.urandom(6).hex()  # as uuid4().hex[:12] was (48 random bits), without uuid's import
     key = payload_key(payload)
     journal.create_job(job_id, spec, processor.identity(params), payload, key, [r.is_dir for r in roots])
     return PreparedJob(job_id, spec, processor, params, roots, payload, key, "new")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from batchmill.core.early import default_workers as default_workers  # where it lives: light, read first
 
 
 class Overwrite(str, enum.Enum):
@@ -23,9 +24,6 @@ BACKENDS = ("local", "dask")
 PROVENANCE_MODES = ("journal", "sidecar")
 
 
-def default_workers() -> int:
-    """One core is left for the window and the engine thread; never fewer than one worker."""
-    return max(1, (os.cpu_count() or 1) - 1)
 
 
 @dataclass(frozen=True)

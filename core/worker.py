@@ -26,6 +26,7 @@ from stat import S_ISREG
 from typing import Any
 
 from batchmill.core.context import ProcessorContext
+from batchmill.core.early import SLOT_FILE, SLOT_STARTED
 from batchmill.core.file_kinds import kind_of_mode
 from batchmill.core.messages import (
     FailureKind, Failure, PayloadBroken, Printed, Progress, Results, Returned, RunBatch, Started, Stop, Withdraw,
@@ -39,7 +40,6 @@ from batchmill.core.sidecar import SidecarError, SidecarJob, commit as commit_si
 FLUSH_INTERVAL_S = 0.1
 # A file that follows one slower than this gets a "started" message of its own.
 SLOW_FILE_S = 0.02
-SLOT_FILE, SLOT_STARTED = 0, 1
 # What a file printed is read back after every file that takes this long, and at every flush
 # (a tiny file's check would cost more than the file): capped to its last CAPTURE_SHOWN characters.
 CAPTURE_EVERY_FILE_S = 0.001

@@ -39,9 +39,19 @@ def dispatch(args: list[str]) -> int:
         from batchmill.gui.app import main as gui_main
 
         return gui_main(args[1:] if args else [])
+    if args[0] == "run":  # its workers start first of all, and come up while the CLI is imported
+        from batchmill.core import early
+
+        early.start_for_command_line(args[1:])
     from batchmill.core.cli import main as cli_main
 
-    return cli_main(args)
+    try:
+        return cli_main(args)
+    finally:
+        if args[0] == "run":
+            from batchmill.core import early
+
+            early.stop_unused()  # none left when the job ran (its pool took them); else they stop now
 
 
 if __name__ == "__main__":

@@ -46,3 +46,25 @@ def test_early_workers_nobody_takes_are_stopped() -> None:
     processes = [process for _method, process, _conn, _slot in early._waiting.values()]
     early.stop_unused()
     assert [p.exitcode is not None for p in processes] == [True, True]
+
+
+@pytest.mark.parametrize(("argv", "count"), [
+    (["checksum", "in", "--output", "out"], early.default_workers()),
+    (["checksum", "in", "-o", "out", "--workers", "3"], 3),
+    (["checksum", "in", "--workers=4", "-o", "out"], 4),
+    (["checksum", "-j2", "in"], 2),
+    (["checksum", "-j", "5", "in"], 5),
+    (["checksum", "in", "--work", "6"], 6),  # argparse takes a prefix of an option
+    (["python", "in", "-p", "script=s.py", "-pname=x", "--param", "h=1"], early.default_workers()),
+    (["checksum", "in", "--preset", "mine"], None),  # a preset may set the workers
+    (["checksum", "in", "--pre", "mine"], None),
+    (["checksum", "in", "--dry-run"], None),
+    (["checksum", "in", "-0n"], None),
+    (["checksum", "in", "-h"], None),
+    (["checksum", "in", "--scheduler", "tcp://h:8786"], None),
+    (["checksum", "in", "--backend", "dask"], None),
+    (["checksum", "in", "--workers", "many"], None),  # argparse's error to give, no workers for it
+    (["python", "in", "-o", "out", "--", "--dry-run"], early.default_workers()),
+])
+def test_the_worker_count_is_read_from_a_run_command_line_when_it_can_be(argv: list[str], count: int | None) -> None:
+    assert early.workers_for_command_line(argv) == count
