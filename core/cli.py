@@ -112,7 +112,8 @@ def build_parser() -> _Parser:
                           "or, where there is none, from a short timed sample (up to 3 files, ~2 s, run into a "
                           "scratch folder: the only processor a dry run runs)")
     run.add_argument("--hash-inputs", action="store_true",
-                     help="with --overwrite changed: compare inputs by content (sha256), not size and mtime only")
+                     help="with --overwrite changed: compare inputs by content (sha256), not size and mtime only; "
+                          "with --provenance sidecar: the sidecar carries the input's and the output's sha256")
     run.add_argument("--provenance", choices=list(PROVENANCE_MODES), default=None,
                      help="where what made each output is kept: the journal (default), or also a sidecar, a "
                           "small JSON file beside each output named OUTPUT.provenance.json (a manifest gets one "

@@ -56,7 +56,7 @@ class SidecarJob:
     payload_hash: str
     batchmill_version: str
     host: str
-    hash_inputs: bool  # the input's sha256 goes in too (--hash-inputs)
+    hash_inputs: bool  # the input's and the output's sha256 go in too (--hash-inputs)
 
 
 def sidecar_job(prepared: Any, recipe: Any) -> SidecarJob:
@@ -97,12 +97,16 @@ def input_facts(src: str, hash_inputs: bool) -> dict[str, Any]:
     st = os.stat(src)
     facts: dict[str, Any] = {"path": src, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if hash_inputs:
-        digest = hashlib.sha256()
-        with open(src, "rb") as handle:
-            while chunk := handle.read(HASH_CHUNK):
-                digest.update(chunk)
-        facts["sha256"] = digest.hexdigest()
+        facts["sha256"] = _sha256(src)
     return facts
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _write_tmp(tmp: str, data: dict[str, Any]) -> None:
@@ -126,7 +130,10 @@ def stage(job: SidecarJob, src: str, dst: str, made_tmp: str) -> str:
     try:
         st = os.lstat(made_tmp)  # a rename keeps size and mtime: they are the output's
         facts = input_facts(src, job.hash_inputs)
-        _write_tmp(tmp, document(job, dst, facts, st.st_size, st.st_mtime_ns, time.time()))
+        data = document(job, dst, facts, st.st_size, st.st_mtime_ns, time.time())
+        if job.hash_inputs:  # hashes asked for: the output's too
+            data["output"]["sha256"] = _sha256(made_tmp)
+        _write_tmp(tmp, data)
     except OSError as exc:
         _remove(tmp)
         raise _error(dst, exc) from None

@@ -77,7 +77,7 @@ def test_a_sidecar_beside_each_output_says_what_made_it(tmp_path: Path) -> None:
     assert why["payload_hash"] == processor["payload_hash"] and why["input_size"] == 6
 
 
-def test_off_by_default_and_the_input_hash_with_hash_inputs(tmp_path: Path) -> None:
+def test_off_by_default_and_the_hashes_with_hash_inputs(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
     assert run_recorder(tmp_path / "in", tmp_path / "plain", tmp_path / "c.log").returncode == 0
     assert [p.name for p in (tmp_path / "plain" / "in").iterdir()] == ["a.txt"]
@@ -88,8 +88,9 @@ def test_off_by_default_and_the_input_hash_with_hash_inputs(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     import hashlib
 
-    assert sidecar_of(tmp_path / "hashed" / "in" / "a.txt")["input"]["sha256"] == hashlib.sha256(
-        b"alpha\n").hexdigest()
+    side = sidecar_of(tmp_path / "hashed" / "in" / "a.txt")
+    assert side["input"]["sha256"] == hashlib.sha256(b"alpha\n").hexdigest()
+    assert side["output"]["sha256"] == hashlib.sha256((tmp_path / "hashed" / "in" / "a.txt").read_bytes()).hexdigest()
 
 
 def test_the_scan_never_takes_a_sidecar_for_an_input(tmp_path: Path) -> None:
