@@ -42,14 +42,16 @@ from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from concurrent.futures import Future  # imported where one is made: its import (logging) is ~4 ms of every start
 
+    from batchmill.core.housekeeping import Forgotten
+
 from batchmill.core.events import (
     EngineStopped, Event, FileProgress, FileStarted, JobFinished, JobQueued, JobStarted, JobState,
-    JobStateChanged, Log, VerbRefused, WorkerExited, WorkerStatus,
+    JobForgotten, JobStateChanged, Log, VerbRefused, WorkerExited, WorkerStatus,
 )
 from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
 from batchmill.core import early
@@ -79,13 +81,13 @@ __all__ = ["Engine", "JobError", "JobSpec"]
 
 @dataclass(frozen=True)
 class _Command:
-    verb: Literal["start", "pause", "resume", "retry", "cancel", "interrupt", "workers", "shutdown"]
+    verb: Literal["start", "pause", "resume", "retry", "forget", "cancel", "interrupt", "workers", "shutdown"]
     job_id: str = ""
     prepared: PreparedJob | None = None
     value: int = 0
     current_code: bool = False  # retry: with the processor's code as it is now
     only: frozenset[int] | None = None  # retry: just these failed files
-    answer: Future[str] | None = None  # resume/retry: the job's full id, or the JobError that refused it
+    answer: Future[Any] | None = None  # resume/retry/forget: the outcome, or the error that refused it
 
 
 class Engine:
@@ -149,6 +151,18 @@ class Engine:
         answer: Future[str] = Future()
         self._post(_Command("retry", job_id, current_code=current_code,
                             only=frozenset(only) if only is not None else None, answer=answer))
+        return answer
+
+    def forget(self, job_id: str) -> Future[Forgotten]:
+        """Delete a job that has ended from the journal for good, then compact it
+        (batchmill.core.housekeeping), decided on the engine thread like ``resume``: a job queued
+        or running here is refused (so a resume and a forget of one job at once never leave the
+        engine running a job the journal no longer has). The Future gives the report, or raises
+        the JobError that refused it; the JobForgotten or VerbRefused event says the same."""
+        from concurrent.futures import Future
+
+        answer: Future[Forgotten] = Future()
+        self._post(_Command("forget", job_id, answer=answer))
         return answer
 
     def pause(self, job_id: str) -> None:
@@ -348,7 +362,7 @@ class _Loop:
                 cmd = self.engine._commands.get_nowait()
             except queue.Empty:
                 return
-            if cmd.verb in ("resume", "retry"):
+            if cmd.answer is not None:
                 self.refuse(cmd, JobError("Batchmill is shutting down"))
 
     def wait_and_handle(self) -> None:
@@ -395,6 +409,8 @@ class _Loop:
             self.set_state(run, JobState.PAUSED)
         elif cmd.verb in ("resume", "retry"):
             self.again(cmd)
+        elif cmd.verb == "forget":
+            self.forget(cmd)
         elif cmd.verb in ("cancel", "interrupt"):
             state = JobState.CANCELLED if cmd.verb == "cancel" else JobState.INTERRUPTED
             if is_current:
@@ -426,6 +442,29 @@ class _Loop:
         else:
             if cmd.answer is not None:
                 cmd.answer.set_result(job_id)
+
+    def forget(self, cmd: _Command) -> None:
+        """Forget: the check (not queued or running here, the journal's state allows it) and the
+        delete in one step of this thread."""
+        from batchmill.core.housekeeping import HousekeepingError, forget as forget_jobs, resolve
+
+        try:
+            [job] = resolve(self.journal, [cmd.job_id])
+            state = self.engine._states.get(job.id)
+            if state is not None and state.is_active:
+                raise JobError(f"job {job.id} is {state.value} here: cancel it first")
+            report = forget_jobs(self.journal, [job])
+            if report.refused:
+                raise JobError(f"job {job.id} was not forgotten: {report.refused[0][1]}")
+        except HousekeepingError as exc:
+            self.refuse(cmd, JobError(str(exc)))
+        except (JobError, JournalError, sqlite3.Error) as exc:
+            self.refuse(cmd, exc)
+        else:
+            self.engine._states.pop(job.id, None)
+            self.emit(JobForgotten(job.id))
+            if cmd.answer is not None:
+                cmd.answer.set_result(report)
 
     def refuse(self, cmd: _Command, exc: BaseException) -> None:
         self.emit(VerbRefused(cmd.job_id, cmd.verb, str(exc)))

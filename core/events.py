@@ -89,6 +89,12 @@ class VerbRefused(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class JobForgotten(Event):
+    """A job deleted from the journal for good (``Engine.forget``); its outputs stay."""
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class FileStarted(Event):
     job_id: str
     file_id: int

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from batchmill.core.engine import Engine, JobError
 from batchmill.core.events import (
     EngineStopped, Event, FileFailed, FileProgress, FileStarted, FileStatus, JobFinished, JobProgress, JobQueued,
-    JobStarted, JobState, JobStateChanged, Log, VerbRefused, WorkerExited, WorkerStatus,
+    JobForgotten, JobStarted, JobState, JobStateChanged, Log, VerbRefused, WorkerExited, WorkerStatus,
 )
 from batchmill.core.exit_status import EXIT_NO_FILES, exit_status
 from batchmill.core.history import JournalReader
@@ -107,7 +107,7 @@ class Bridge(QObject):
             JobStateChanged: self._on_state, JobFinished: self._on_finished, FileStarted: self._on_file_started,
             FileProgress: self._on_file_progress, FileFailed: self._on_file_failed, WorkerStatus: self._on_status,
             WorkerExited: self._on_exited, Log: self._on_log, EngineStopped: self._on_engine_stopped,
-            VerbRefused: self._on_refused,
+            VerbRefused: self._on_refused, JobForgotten: self._on_forgotten,
         }
         # Past jobs come from the journal off this thread, on a read-only connection of its own.
         self.history = HistoryLoader(engine.journal.path)
@@ -185,20 +185,13 @@ class Bridge(QObject):
 
     def forget(self, job_id: str) -> str | None:
         """Delete a finished job from the journal for good (then compact it) and take it off the
-        table; None when done, else why not (batchmill.core.housekeeping: a job another process
-        runs is refused)."""
-        from batchmill.core.housekeeping import HousekeepingError, forget, resolve
-
+        table once done. The engine decides and does it on its own thread (a job it has queued or
+        runs, or that another process runs, is refused: ``refused``); None when asked, else why
+        not at once."""
         row = self.jobs.job(job_id)
         if row is None or not row.state.allows(Verb.FORGET):
             return f"{row.name if row else job_id}: only a job that has ended can be forgotten"
-        try:
-            report = forget(self.engine.journal, resolve(self.engine.journal, [job_id]))
-        except HousekeepingError as exc:
-            return str(exc)
-        if report.refused:
-            return f"{row.name}: not forgotten: {report.refused[0][1]}"
-        self.remove(job_id)
+        self._call(self.engine.forget, job_id)
         return None
 
     def _rename_typed(self, job_id: str, name: str) -> None:
@@ -450,6 +443,11 @@ class Bridge(QObject):
         if event.error is not None:
             batch.lines.append(("error", f"the engine stopped: {event.error}"))
             self.engine_stopped.emit(event.error)
+
+    def _on_forgotten(self, event: JobForgotten, batch: _TickBatch) -> None:
+        self.remove(event.job_id)
+        self._removed.discard(event.job_id)  # gone from the journal: nothing left to hide
+        batch.lines.append(("info", f"job {event.job_id} forgotten: deleted from the journal (its outputs stay)"))
 
     def _on_refused(self, event: VerbRefused, batch: _TickBatch) -> None:
         self._retrying.pop(event.job_id, None)

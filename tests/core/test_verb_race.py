@@ -21,7 +21,8 @@ import pytest
 import targets
 from batchmill.core.engine import Engine, JobError
 from batchmill.core.events import (
-    FileFinished, FileStatus, JobFinished, JobQueued, JobStarted, JobState, JobStateChanged, VerbRefused,
+    FileFinished, FileStatus, JobFinished, JobForgotten, JobQueued, JobStarted, JobState, JobStateChanged,
+    VerbRefused,
 )
 from batchmill.core.spec import JobSpec
 from engine_driver import Recorder, assert_outputs, make_inputs
@@ -190,3 +191,51 @@ def test_a_refused_resume_is_answered_not_raised_and_the_engine_goes_on(engine: 
     finished = recorder.wait_for(JobFinished, lambda e: e.job_id == job_id)
     assert (finished.state, finished.done) == (JobState.COMPLETED, 3)
     assert_outputs(inputs, tmp_path / "in", tmp_path / "out" / "in", set())
+
+
+def test_a_resume_and_a_forget_of_one_job_at_once_one_wins(engine: Engine, tmp_path: Path) -> None:
+    """Forgetting on the caller's thread could delete a job the engine had just queued to resume
+    (the journal still said interrupted): the engine then ran a job the journal no longer had.
+    Decided on the engine thread, one wins: resumed (the forget refused: it is queued here), or
+    forgotten (the resume refused: no such job)."""
+    recorder = Recorder(engine)
+    job_id, inputs = interrupted_job(engine, recorder, tmp_path)
+    since = len(recorder.events)
+
+    resumed, forgot = at_once(lambda: engine.resume(job_id), lambda: engine.forget(job_id))
+
+    assert isinstance(resumed, Future) and isinstance(forgot, Future), (resumed, forgot)
+    errors = (resumed.exception(ANSWER_S), forgot.exception(ANSWER_S))
+    assert [e is None for e in errors].count(True) == 1, errors
+    assert all(e is None or isinstance(e, JobError) for e in errors), errors
+    recorder.wait_for(VerbRefused, since=since)
+    if errors[1] is None:
+        recorder.wait_for(JobForgotten, since=since)
+    refused = [e for e in recorder.events[since:] if isinstance(e, VerbRefused)]
+    if errors[0] is None:  # resumed: it runs to the end, and is still in the journal
+        assert re.fullmatch(f"job {job_id} is (queued|planning|running) here: cancel it first", str(errors[1]))
+        finished = recorder.wait_for(JobFinished, lambda e: e.job_id == job_id, since=since)
+        assert (finished.state, finished.done) == (JobState.COMPLETED, 12)
+        assert_outputs(inputs, tmp_path / "in", tmp_path / "out" / "in", set())
+        assert engine.journal.get_job(job_id) is not None
+        assert [r.verb for r in refused] == ["forget"]
+    else:  # forgotten: nothing runs it
+        assert str(errors[0]) == f"no job {job_id!r} in the journal {engine.journal.path}"
+        assert engine.journal.get_job(job_id) is None
+        assert [r.verb for r in refused] == ["resume"]
+        assert not [e for e in recorder.events[since:] if isinstance(e, (JobQueued, JobStarted))]
+        assert [e.job_id for e in recorder.events[since:] if isinstance(e, JobForgotten)] == [job_id]
+
+
+def test_forget_refuses_a_job_queued_here_and_forgets_it_once_it_has_ended(engine: Engine, tmp_path: Path) -> None:
+    recorder = Recorder(engine)
+    job_id, _inputs = interrupted_job(engine, recorder, tmp_path)
+    since = len(recorder.events)
+    engine.resume(job_id).result(ANSWER_S)
+    refused = engine.forget(job_id)  # queued or running here by now, whichever the engine has reached
+    with pytest.raises(JobError, match=f"job {job_id} is (queued|planning|running) here: cancel it first"):
+        refused.result(ANSWER_S)
+    recorder.wait_for(JobFinished, lambda e: e.job_id == job_id, since=since)
+    report = engine.forget(job_id).result(ANSWER_S)
+    assert report.jobs == [job_id] and report.refused == []
+    assert engine.journal.get_job(job_id) is None
