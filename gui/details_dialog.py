@@ -87,7 +87,7 @@ class DetailsDialog(QDialog):
         self.json_button.clicked.connect(lambda: self.export("json"))
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
-        self.note = QLabel(LOADING)
+        self.note = QLabel()
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
