@@ -81,12 +81,13 @@ __all__ = ["Engine", "JobError", "JobSpec"]
 
 @dataclass(frozen=True)
 class _Command:
-    verb: Literal["start", "pause", "resume", "retry", "forget", "cancel", "interrupt", "workers", "shutdown"]
+    verb: Literal["start", "pause", "resume", "retry", "forget", "rename", "cancel", "interrupt", "workers", "shutdown"]
     job_id: str = ""
     prepared: PreparedJob | None = None
     value: int = 0
     current_code: bool = False  # retry: with the processor's code as it is now
     only: frozenset[int] | None = None  # retry: just these failed files
+    name: str = ""  # rename: the job's new name
     answer: Future[Any] | None = None  # resume/retry/forget: the outcome, or the error that refused it
 
 
@@ -164,6 +165,11 @@ class Engine:
         answer: Future[Forgotten] = Future()
         self._post(_Command("forget", job_id, answer=answer))
         return answer
+
+    def rename(self, job_id: str, name: str) -> None:
+        """Give a job the operator's name in the journal, written on the engine thread (a window
+        must not wait there for a journal another process holds); a failure is a VerbRefused."""
+        self._post(_Command("rename", job_id, name=name))
 
     def pause(self, job_id: str) -> None:
         self._post(_Command("pause", job_id))
@@ -411,6 +417,11 @@ class _Loop:
             self.again(cmd)
         elif cmd.verb == "forget":
             self.forget(cmd)
+        elif cmd.verb == "rename":
+            try:
+                self.journal.rename_job(cmd.job_id, cmd.name)
+            except (JournalError, sqlite3.Error) as exc:
+                self.refuse(cmd, exc)
         elif cmd.verb in ("cancel", "interrupt"):
             state = JobState.CANCELLED if cmd.verb == "cancel" else JobState.INTERRUPTED
             if is_current:

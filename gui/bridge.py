@@ -99,6 +99,7 @@ class Bridge(QObject):
         self._failures: dict[str, dict[int, FailureRow]] = {}
         self._removed: set[str] = set()
         self._retrying: dict[str, set[int] | None] = {}  # retries asked for, not yet queued: which files
+        self._renamed: dict[str, str] = {}  # the name a job had before the operator's latest rename
         self._shut_down = False
         self._workers: int | None = None
         self._clocks_shown = 0.0
@@ -164,7 +165,8 @@ class Bridge(QObject):
         row = self.jobs.job(job_id)
         if not name or row is None or name == row.name:
             return
-        self._call(self.engine.journal.rename_job, job_id, name)
+        self._call(self.engine.rename, job_id, name)  # written on the engine thread: a refusal puts the old name back
+        self._renamed[job_id] = row.name
         row.name = name
         self.jobs.touch(job_id)
 
@@ -451,6 +453,11 @@ class Bridge(QObject):
 
     def _on_refused(self, event: VerbRefused, batch: _TickBatch) -> None:
         self._retrying.pop(event.job_id, None)
+        if event.verb == "rename":
+            row = self.jobs.job(event.job_id)
+            if row is not None and event.job_id in self._renamed:
+                row.name = self._renamed.pop(event.job_id)
+                batch.touched.add(event.job_id)
         batch.lines.append(("error", f"cannot {event.verb}: {event.message}"))
         batch.refused.append((event.job_id, event.verb, event.message))
 

@@ -100,10 +100,10 @@ def test_details_export_retry_and_the_offer_never_read_the_engines_journal_on_th
 
 def test_details_open_while_a_writer_holds_the_journal_and_fill_in(
         window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
-    """Another process mid-write holds the journal's write lock; the engine's connection waits
-    behind it (here: a rename, on a thread of its own, holding the engine journal's lock). The
-    Details dialog opens at once saying it is reading, and fills in from its own read-only
-    connection while the writer still holds the journal."""
+    """Another process mid-write holds the journal's write lock; the engine thread waits behind it
+    (writing the operator's new name for the job, holding the engine journal's lock). Renaming
+    and opening Details both return at once; Details says it is reading and fills in from its own
+    read-only connection while the writer still holds the journal; the name is journaled after."""
     inputs = mixed_folder(tmp_path / "in")
     drop_paths(window.inputs.drop_area, [inputs])
     set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": tmp_path / "no.flag",
@@ -126,10 +126,11 @@ def test_details_open_while_a_writer_holds_the_journal_and_fill_in(
     # A net for a window that does block: it would wait here, not for the journal's 60 s busy timeout.
     safety = threading.Timer(20.0, release)
     safety.start()
-    stuck = threading.Thread(target=lambda: journal.rename_job(job_id, "renamed behind the writer"))
-    stuck.start()
-    qtbot.waitUntil(lambda: not _free(journal))  # the engine's connection is held, waiting for the writer
     try:
+        window.bridge.rename(job_id, "renamed behind the writer")
+        assert not released.is_set(), "renaming waited for the writer"
+        assert cell(window, job_id, Column.NAME) == "renamed behind the writer"
+        qtbot.waitUntil(lambda: not _free(journal))  # the engine thread holds its connection, waiting for the writer
         dialog = window.show_details(job_id)
         assert not released.is_set(), "opening Details waited for the writer"
         assert dialog.isVisible() and dialog.loading
@@ -143,11 +144,15 @@ def test_details_open_while_a_writer_holds_the_journal_and_fill_in(
     finally:
         release()
         safety.cancel()
-        stuck.join(30)
+        qtbot.waitUntil(lambda: _free(journal), timeout=30_000)
         writer.close()
-    with JournalReader(journal.path) as reader:
-        record = reader.job(job_id)
-    assert record is not None and record.name == "renamed behind the writer"
+
+    def journaled() -> bool:
+        with JournalReader(journal.path) as reader:
+            record = reader.job(job_id)
+        return record is not None and record.name == "renamed behind the writer"
+
+    qtbot.waitUntil(journaled)
 
 
 def _free(journal: Journal) -> bool:
