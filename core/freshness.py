@@ -26,7 +26,7 @@ from batchmill.core.payload import dumps_checked, payload_key
 from batchmill.core.plan import PENDING, SKIPPED, PlannedFile
 from batchmill.core.processors.base import Processor, RootOutput
 from batchmill.core.provenance import (
-    OUTPUT_COLUMNS, OutputRecord, ProvenanceStore, Recipe, Row, make_recipe, record_of_row, target_for,
+    ROW_COLUMNS, LoggedRecords, OutputRecord, ProvenanceStore, Recipe, Row, make_recipe, record_of_row, target_for,
 )
 from batchmill.core.sidecar import sidecar_path
 from batchmill.core.spec import JobSpec, Overwrite
@@ -71,7 +71,7 @@ class Fresh:
         if row is None:
             return None
         text = row[RESULT]
-        if len(row) > len(OUTPUT_COLUMNS):  # from the log (ProvenanceStore.logged): decoded already
+        if type(row) is list:  # from the log (LoggedRecords): decoded already
             return text
         if text is None:
             return None
@@ -88,9 +88,9 @@ class Fresh:
         return self._reason
 
 
-# Columns of a record as read (provenance.OUTPUT_COLUMNS)
+# Columns of a record as read (provenance.ROW_COLUMNS)
 OUTPUT, INPUT, IN_SIZE, IN_MTIME, RECIPE, OUT_SIZE, OUT_MTIME, RESULT, JOB_ID, MADE = (
-    OUTPUT_COLUMNS.index(name) for name in ("output", "input", "in_size", "in_mtime_ns", "recipe", "out_size",
+    ROW_COLUMNS.index(name) for name in ("output", "input", "in_size", "in_mtime_ns", "recipe", "out_size",
                                               "out_mtime_ns", "result", "job_id", "made"))
 
 
@@ -106,7 +106,7 @@ class Freshness:
         self.roots = roots
         self.hash_inputs = hash_inputs
         self._looked_up: dict[str, Row | None] = {}  # by prefetch(), used once by check()
-        self._logged: dict[str, Row] | None = None  # what is logged and not folded (see _rows)
+        self._logged: LoggedRecords | None = None  # what is logged and not folded (see _rows)
 
     def prefetch(self, files: Iterable[tuple[int, str, str | None]]) -> None:
         """Read the records of these (root, input, output) files in a few queries, for check()."""
@@ -123,15 +123,15 @@ class Freshness:
             logged = self.store.logged(prefixes, LOGGED_READ)
             if logged is None:
                 self.store.fold()
-                logged = {}
+                logged = LoggedRecords()
             self._logged = logged
         found: dict[str, Row]
         if not logged:
             found = self.store.rows_many(targets, fold=False)
             return found
-        found, rest, take = {}, [], logged.pop  # each file is checked once: what is read is let go
+        found, rest, take = {}, [], logged.take  # each file is checked once: what is read is let go
         for target in targets:
-            row = take(target, None)
+            row = take(target)
             if row is None:
                 rest.append(target)
             else:

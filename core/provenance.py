@@ -20,9 +20,11 @@ Two tables, added beside the job log (an older journal gains them when first ope
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 import marshal
+import operator
 import os
 import sqlite3
 import time
@@ -79,9 +81,13 @@ CREATE TABLE IF NOT EXISTS output_log (
 # text keys), as much as hashing a small file. The log is folded into outputs (its recipe from
 # job_recipes) by the first reader that needs it, or before a job's file records are deleted.
 LOOKUP_CHUNK = 500  # targets per query: under SQLite's oldest limit of 999 bound values
-# A row of outputs as read: OUTPUT_COLUMNS in order (a sqlite3.Row, or a tuple once its paths are decoded).
-Row: TypeAlias = "sqlite3.Row | tuple[Any, ...]"
-LOGGED = True  # the 14th column of a row read from output_log (ProvenanceStore.logged): its result is decoded
+# A record as an up-to-date check reads it: ROW_COLUMNS in order (see there).
+Row: TypeAlias = "sqlite3.Row | tuple[Any, ...] | list[Any]"
+# A record as an up-to-date check reads it (rows_many, logged): the log's layout, then the recipe
+# and the job. From the table, a tuple (or sqlite3.Row) whose result is JSON text; from the log, a
+# list whose result is decoded (record_of_row and the check tell them apart by that type).
+ROW_COLUMNS = ("target", "output", "input", "in_size", "in_mtime_ns", "in_hash", "out_size", "out_mtime_ns",
+               "result", "made", "reason", "recipe", "job_id")
 OUTPUT_COLUMNS = ("target", "output", "input", "in_size", "in_mtime_ns", "in_hash", "recipe", "out_size",
                   "out_mtime_ns", "result", "job_id", "made", "reason")
 
@@ -212,6 +218,39 @@ def _flat(params: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+class LoggedRecords:
+    """Records read from output_log (ProvenanceStore.logged), by target; each is taken once."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[Any]] = {}  # as logged: ROW_COLUMNS but the last two
+        self.job: tuple[str, str] | None = None  # (recipe, job) of them all, while one job logged them all
+        self.jobs: dict[str, tuple[str, str]] = {}  # else (recipe, job) of each
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def add(self, records: list[list[Any]], job: tuple[str, str]) -> None:
+        targets = list(map(_first, records))
+        if self.job is None and not self.records:
+            self.job = job
+        elif self.job is not None and job != self.job:  # another job's: each record says whose it is
+            self.jobs = dict.fromkeys(self.records, self.job)
+            self.job = None
+        self.records.update(zip(targets, records))  # in C: nothing done per record in Python
+        if self.job is None:
+            self.jobs.update(dict.fromkeys(targets, job))
+
+    def take(self, target: str) -> list[Any] | None:
+        """The record of ``target`` as a row of ROW_COLUMNS (a list: its result decoded), let go here."""
+        record = self.records.pop(target, None)
+        if record is not None:
+            record += self.job or self.jobs.pop(target)
+        return record
+
+
+_first = operator.itemgetter(0)
+
+
 class ProvenanceStore:
     """The two tables, over the journal's connection."""
 
@@ -252,10 +291,10 @@ class ProvenanceStore:
     def get_many(self, targets: list[str]) -> dict[str, OutputRecord]:
         """The records of these targets that exist, by target: one query per few hundred (a
         query per file was most of an up-to-date re-run's time)."""
-        return {target: _record(row) for target, row in self.rows_many(targets).items()}
+        return {target: record_of_row(row) for target, row in self.rows_many(targets).items()}
 
     def rows_many(self, targets: list[str], fold: bool = True) -> dict[str, Row]:
-        """As get_many, the rows as read (OUTPUT_COLUMNS, paths decoded, the result still JSON
+        """As get_many, the rows as read (ROW_COLUMNS, paths decoded, the result still JSON
         text): an up-to-date check compares a few columns of each and decodes no more.
         ``fold=False``: the table alone, for a reader that holds what is logged (``logged``)."""
         if fold:
@@ -264,7 +303,7 @@ class ProvenanceStore:
         for start in range(0, len(targets), LOOKUP_CHUNK):
             part = targets[start:start + LOOKUP_CHUNK]
             rows = self.journal.read(
-                f"SELECT {', '.join(OUTPUT_COLUMNS)} FROM outputs WHERE target IN ({', '.join('?' * len(part))})",
+                f"SELECT {', '.join(ROW_COLUMNS)} FROM outputs WHERE target IN ({', '.join('?' * len(part))})",
                 [sql_path(t) for t in part])
             row: Row
             for row in rows:
@@ -305,39 +344,41 @@ class ProvenanceStore:
         with self.journal.write_transaction() as db:
             db.execute("INSERT INTO output_log (job_id, data) VALUES (?, ?)", (job_id, data))
 
-    def logged(self, prefixes: tuple[str, ...], limit: int) -> dict[str, Row] | None:
+    def logged(self, prefixes: tuple[str, ...], limit: int) -> LoggedRecords | None:
         """What jobs logged and no reader has folded into ``outputs`` yet, read without folding
-        it: the records whose target starts with one of ``prefixes``, by target (the latest
-        wins), as rows of OUTPUT_COLUMNS (the result decoded, marked by a 14th column). None when
+        it: the records whose target starts with one of ``prefixes`` (the latest wins). None when
         more than ``limit`` records are logged: the caller folds them instead.
 
         The fold writes every record into two B-trees (4 µs a record here, and all of them in
         memory at once): the run after a job of 200,000 files spent most of its time on it, while
         reading them costs a JSON decode. A check in bulk reads them so; the readers that look
         up one output (why, show) fold."""
+        found = LoggedRecords()
         if self._folded:
-            return {}
-        found: dict[str, Row] = {}
+            return found
         recipes: dict[str, str] = {}
         planned_of: dict[str, dict[int, list[Any]]] = {}  # by job: each file's [root, input, output]
         seen, after = 0, 0
-        while rows := self.journal.read("SELECT id, job_id, data FROM output_log WHERE id > ? ORDER BY id LIMIT 64",
-                                        (after,)):
-            for log_id, job_id, data in rows:
-                after = log_id
-                records = list(_logged_records(self.journal.read, job_id, json.loads(data), planned_of))
-                seen += len(records)
-                if seen > limit:
-                    return None
-                recipe = recipes.get(job_id)
-                if recipe is None:
-                    found_recipe = self.journal.read("SELECT recipe FROM job_recipes WHERE job_id = ?", (job_id,))
-                    recipe = recipes[job_id] = found_recipe[0][0] if found_recipe else ""
-                for (target, output, src, in_size, in_mtime, in_hash, out_size, out_mtime, result, made,
-                     reason) in records:
-                    if target.startswith(prefixes):
-                        found[target] = (target, output, src, in_size, in_mtime, in_hash, recipe, out_size, out_mtime,
-                                         result, job_id, made, reason, LOGGED)
+        collecting = gc.isenabled()  # decoded records hold no cycles: the collector would only walk them
+        gc.disable()
+        try:
+            while rows := self.journal.read(
+                    "SELECT id, job_id, data FROM output_log WHERE id > ? ORDER BY id LIMIT 64", (after,)):
+                for log_id, job_id, data in rows:
+                    after = log_id
+                    records = list(_logged_records(self.journal.read, job_id, json.loads(data), planned_of))
+                    seen += len(records)
+                    if seen > limit:
+                        return None
+                    recipe = recipes.get(job_id)
+                    if recipe is None:
+                        found_recipe = self.journal.read("SELECT recipe FROM job_recipes WHERE job_id = ?",
+                                                         (job_id,))
+                        recipe = recipes[job_id] = found_recipe[0][0] if found_recipe else ""
+                    found.add([record for record in records if record[0].startswith(prefixes)], (recipe, job_id))
+        finally:
+            if collecting:
+                gc.enable()
         return found
 
     def fold(self) -> None:
@@ -410,10 +451,13 @@ def sql_path(path: Any) -> Any:
 
 
 def record_of_row(row: Row) -> OutputRecord:
-    """An OutputRecord from a row of OUTPUT_COLUMNS (as rows_many or logged give it)."""
-    if len(row) > len(OUTPUT_COLUMNS):  # from the log: its result is decoded already
-        return OutputRecord(*row[:len(OUTPUT_COLUMNS)])
-    return _record(row)
+    """An OutputRecord from a row of ROW_COLUMNS (as rows_many or LoggedRecords.take give it)."""
+    target, output, src, in_size, in_mtime, in_hash, out_size, out_mtime, result, made, reason, recipe, job = row
+    if type(row) is not list:  # from the table: paths maybe as bytes (sql_path), the result as JSON text
+        target, output, src = (os.fsdecode(v) if isinstance(v, bytes) else v for v in (target, output, src))
+        result = None if result is None else json.loads(result)
+    return OutputRecord(target, output, src, in_size, in_mtime, in_hash, recipe, out_size, out_mtime, result, job,
+                        made, reason)
 
 
 def _record(row: sqlite3.Row | tuple[Any, ...]) -> OutputRecord:

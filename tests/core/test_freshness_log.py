@@ -78,3 +78,19 @@ def test_a_logged_record_wins_over_the_tables_and_past_the_bound_the_log_is_fold
     fresh = bounded.check(0, str(files[0]), None)
     assert fresh.up_to_date and fresh.result == "new0" and fresh.record is not None
     assert log_rows(journal) == 0  # folded, as before
+
+
+def test_records_logged_by_two_jobs_each_keep_their_jobs_recipe(tmp_path: Path) -> None:
+    journal, store, root, files = set_up(tmp_path)
+    other = Recipe("checksum", "1", '{"algorithm": "md5"}', "code")
+    store.save_recipe("job2", other)
+    store.append("job1", [logged_record(root, f, f"d{i}") for i, f in enumerate(files[:3])])
+    store.append("job2", [logged_record(root, files[1], "md5 of b")])
+    store.append("job1", [logged_record(root, files[2], "d2 again")])
+    check = Freshness(ProvenanceStore(journal), RECIPE, [root], False)
+
+    a, b, c = check.check_all([(0, str(f), None) for f in files[:3]])
+
+    assert a.up_to_date and a.record is not None and a.record.job_id == "job1"
+    assert not b.up_to_date and "algorithm" in b.reason and b.record is not None and b.record.job_id == "job2"
+    assert c.up_to_date and c.result == "d2 again"
