@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sqlite3
 import threading
 import traceback
@@ -212,3 +213,30 @@ def test_retry_asks_about_an_edit_not_a_touch(window: MainWindow, qtbot: QtBot, 
     assert cell(window, job_id, Column.DONE) == "9"
     runs = Counter(calls.read_text().split())
     assert {name: n for name, n in runs.items() if n != 1} == {name: 3 for name in BAD}, "only the failed files"
+
+
+def test_a_second_retry_at_once_is_refused_in_the_window(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    """The engine decides a retry on its own thread: of two at once (a double click), one runs
+    the failed files and the other is refused, said in the status bar and the log, no traceback."""
+    inputs = mixed_folder(tmp_path / "in")
+    calls = tmp_path / "calls.log"
+    drop_paths(window.inputs.drop_area, [inputs])
+    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": tmp_path / "never.flag", "calls_log": calls},
+                      tmp_path / "out")
+    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
+    job_id = only_job(window)
+    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+
+    window.bridge.retry(job_id)
+    window.bridge.retry(job_id)  # the engine has the first by now, or will before it: queued or running
+
+    qtbot.waitUntil(lambda: any(n.startswith("Cannot retry: ") for n in window.notifications))
+    [refusal] = [n for n in window.notifications if n.startswith("Cannot retry: ")]
+    assert re.fullmatch(f"Cannot retry: job {job_id} is still (queued|planning|running); retry it when it has "
+                        "finished", refusal), refusal
+    qtbot.waitUntil(lambda: Counter(calls.read_text().split())["bad3.txt"] == 2, timeout=60_000)
+    wait_for_state(qtbot, window, job_id, "completed, 3 failed")  # the one retry ran them; they fail again
+    assert f"cannot retry: job {job_id} is still" in window.log.text()
+    assert "Traceback" not in window.log.text()
+    runs = Counter(calls.read_text().split())
+    assert {name: n for name, n in runs.items() if n != 1} == {name: 2 for name in BAD}, "the failed files ran again once"
