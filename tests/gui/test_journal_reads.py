@@ -197,7 +197,7 @@ def test_retry_asks_about_an_edit_not_a_touch(window: MainWindow, qtbot: QtBot, 
     qtbot.mouseClick(window.queue.retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any("with the code the job was made with" in n for n in window.notifications))
     assert window.queue.retry_box is None, "a touch is no edit: nothing to ask"
-    qtbot.waitUntil(lambda: Counter(calls.read_text().split())["bad1.txt"] == 2, timeout=60_000)
+    qtbot.waitUntil(lambda: all(Counter(calls.read_text().split())[name] == 2 for name in BAD), timeout=60_000)
     wait_for_state(qtbot, window, job_id, "completed, 3 failed")  # the same code fails the same files
 
     before = os.stat(script).st_mtime_ns
@@ -234,7 +234,7 @@ def test_a_second_retry_at_once_is_refused_in_the_window(window: MainWindow, qtb
     [refusal] = [n for n in window.notifications if n.startswith("Cannot retry: ")]
     assert re.fullmatch(f"Cannot retry: job {job_id} is still (queued|planning|running); retry it when it has "
                         "finished", refusal), refusal
-    qtbot.waitUntil(lambda: Counter(calls.read_text().split())["bad3.txt"] == 2, timeout=60_000)
+    qtbot.waitUntil(lambda: all(Counter(calls.read_text().split())[name] == 2 for name in BAD), timeout=60_000)
     wait_for_state(qtbot, window, job_id, "completed, 3 failed")  # the one retry ran them; they fail again
     assert f"cannot retry: job {job_id} is still" in window.log.text()
     assert "Traceback" not in window.log.text()
