@@ -24,6 +24,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
+from batchmill.core.events import JobState
 from batchmill.core.history import JournalReader
 from batchmill.core.journal import Journal
 from batchmill.gui.details_dialog import LOADING
@@ -198,6 +199,7 @@ def test_retry_asks_about_an_edit_not_a_touch(window: MainWindow, qtbot: QtBot, 
     qtbot.waitUntil(lambda: any("with the code the job was made with" in n for n in window.notifications))
     assert window.queue.retry_box is None, "a touch is no edit: nothing to ask"
     qtbot.waitUntil(lambda: all(Counter(calls.read_text().split())[name] == 2 for name in BAD), timeout=60_000)
+    qtbot.waitUntil(lambda: window.bridge.engine.state_of(job_id) is JobState.COMPLETED, timeout=60_000)
     wait_for_state(qtbot, window, job_id, "completed, 3 failed")  # the same code fails the same files
 
     before = os.stat(script).st_mtime_ns
