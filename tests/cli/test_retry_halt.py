@@ -125,6 +125,13 @@ def test_retry_of_an_unknown_job_is_a_usage_error(tmp_path: Path) -> None:
     assert "no job '0123456789ab'" in result.stderr
 
 
+def test_resume_of_an_unknown_job_is_a_usage_error_said_by_the_engine_thread(tmp_path: Path) -> None:
+    """The engine refuses it on its own thread; the CLI still exits 2 with its message, no traceback."""
+    result = run_batchmill("resume", "0123456789ab")
+    assert result.returncode == 2, result.stderr
+    assert "no job '0123456789ab'" in result.stderr and "Traceback" not in result.stderr
+
+
 # 20% of 20 files is 4 failures. The bad files are one more than it takes to halt, so the resumed
 # session (which counts its own failures) meets at most one and must run to the end.
 @pytest.mark.parametrize(("halt_after", "failures_to_halt"), [("2", 2), ("20%", 4)])
