@@ -493,12 +493,13 @@ class _Loop:
             raise JobError(str(exc)) from None
         job_id = record.id if record is not None else cmd.job_id
         state = self.engine._states.get(job_id)
-        if state is not None and state.is_active:  # this engine has it: only un-pausing applies
+        if state is not None and state.is_active:  # this engine has it: the life-cycle table says what applies
+            verb = Verb(cmd.verb)
             run = self.run_
-            if cmd.verb == "resume" and state.allows(Verb.RESUME) and run is not None and run.job_id == job_id:
-                self.set_state(run, JobState.RUNNING)
+            if verb is Verb.RESUME and state.allows(verb) and run is not None and run.job_id == job_id:
+                self.set_state(run, JobState.RUNNING)  # paused here: un-paused, not run again
                 return job_id
-            if cmd.verb == "resume":
+            if verb is Verb.RESUME:
                 raise JobError(f"job {job_id} is already {state.value}: there is nothing to resume")
             raise JobError(f"job {job_id} is still {state.value}; retry it when it has finished")
         mode: Literal["resume", "retry"] = "resume" if cmd.verb == "resume" else "retry"

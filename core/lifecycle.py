@@ -16,6 +16,12 @@ cancelled job, which the window then declined to offer.
 
 An active state recorded in the journal by a process that has died reads as INTERRUPTED
 (``JobRecord.shown_state``).
+
+The engine applies resume, retry and forget on its own thread, reading the job's state there
+and acting in the same step (``Engine.resume``/``retry``/``forget``): a check on the caller's
+thread followed by an act on the engine's let two resumes of one job both run it. A verb the
+state does not allow is refused in words (a ``VerbRefused`` event, and the JobError of the
+caller's Future); the window's buttons read this table only to enable themselves.
 """
 
 from __future__ import annotations
