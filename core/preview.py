@@ -198,7 +198,8 @@ def _verdict(setup: PreviewSetup, planner: Planner, root: RootOutput, out_base: 
 def _plain_verdict(setup: PreviewSetup, planner: Planner, root: RootOutput, out_base: str, src: str,
                    relpath: str) -> FileVerdict:
     spec = setup.spec
-    size = _size_of(src)
+    checked = setup.freshness is not None  # the check stats the input: its size comes from there
+    size = -1 if checked else _size_of(src)
     if planner.no_outputs:
         dst = None
         status = "pending"
@@ -207,16 +208,18 @@ def _plain_verdict(setup: PreviewSetup, planner: Planner, root: RootOutput, out_
             _root, _src, dst, status, _ = planner.plan(root.index, out_base, src, relpath, size)
         except CollisionError as exc:
             return FileVerdict(Verdict.COLLISION, src, exc.output,
-                               f"{exc.first} writes {exc.output} too", exc.first, size)
+                               f"{exc.first} writes {exc.output} too", exc.first, _size_of(src))
         except PlanError as exc:
-            return FileVerdict(Verdict.REFUSED, src, None, str(exc), size=size)
+            return FileVerdict(Verdict.REFUSED, src, None, str(exc), size=_size_of(src))
     if status == SKIPPED:
-        return FileVerdict(Verdict.KEEP, src, dst, "the output exists; --overwrite skip keeps it", size=size)
+        return FileVerdict(Verdict.KEEP, src, dst, "the output exists; --overwrite skip keeps it",
+                           size=_size_of(src) if checked else size)
     folder = str(root.output) if dst is None else None
     if setup.freshness is not None:
         fresh = setup.freshness.check(root.index, src, dst)
         verdict = Verdict.UP_TO_DATE if fresh.up_to_date else Verdict.NEW if fresh.new else Verdict.CHANGED
-        return FileVerdict(verdict, src, dst, fresh.reason, size=size, folder=folder)
+        return FileVerdict(verdict, src, dst, fresh.reason, size=fresh.stat[0] if fresh.stat else -1,
+                           folder=folder)
     if dst is None:
         return FileVerdict(Verdict.NEW, src, None, "runs; its result goes into the per-folder output", size=size,
                            folder=folder)
