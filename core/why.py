@@ -24,6 +24,7 @@ from batchmill.core.processors import UnknownProcessor, get_processor
 from batchmill.core.processors.base import ParamError, Processor, RootOutput, restore_params
 from batchmill.core.provenance import OutputRecord, ProvenanceStore, Recipe
 from batchmill.core.scan import Filter
+from batchmill.core.sidecar import SIDECAR_SUFFIX, is_sidecar_name
 from batchmill.core.spec import Overwrite
 
 SHOWN_RECORDS = 5
@@ -48,6 +49,12 @@ def explain(raw_path: str, journal: Journal) -> Explanation:
     path = os.path.abspath(raw_path)
     store = ProvenanceStore(journal)
     record = store.by_output(path)
+    if record is None and is_sidecar_name(path):  # a provenance sidecar: what made its output
+        output = path[:-len(SIDECAR_SUFFIX)]
+        if store.by_output(output) is not None:
+            of_output = explain(output, journal)
+            of_output.lines.insert(0, f"{path} is the provenance sidecar of {output}")
+            return of_output
     records = [record] if record is not None else store.by_input(path)[:SHOWN_RECORDS]
     found = Explanation(path, bool(records))
     for record in records:

@@ -75,6 +75,10 @@ def test_a_sidecar_beside_each_output_says_what_made_it(tmp_path: Path) -> None:
     # the journal's record (batchmill why) says the same
     why = json.loads(batchmill("why", str(made), "--json").stdout)["records"][0]
     assert why["payload_hash"] == processor["payload_hash"] and why["input_size"] == 6
+    of_sidecar = batchmill("why", str(made) + ".provenance.json")
+    assert of_sidecar.returncode == 0, of_sidecar.stderr
+    assert of_sidecar.stdout.startswith(f"{made}.provenance.json is the provenance sidecar of {made}\n")
+    assert f"payload hash {processor['payload_hash']}" in of_sidecar.stdout
 
 
 def test_off_by_default_and_the_hashes_with_hash_inputs(tmp_path: Path) -> None:
