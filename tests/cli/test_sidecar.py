@@ -269,3 +269,18 @@ def test_odd_names_give_valid_json(tmp_path: Path) -> None:
     assert sidecar_of(tmp_path / "out" / "in" / "é x 'q'.txt")["input"]["path"] == str(folder / "é x 'q'.txt")
     raw = (tmp_path / "out" / "in" / (odd + ".provenance.json")).read_bytes()
     assert json.loads(raw.decode("utf-8"))["input"]["path"] == str(folder / odd)
+
+
+def test_a_saved_preset_keeps_the_sidecar_choice(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
+    saved = batchmill("run", "checksum", str(tmp_path / "in"), "--output", str(tmp_path / "one"),
+                      "--provenance", "sidecar", "--save-preset", "with-sidecars", "-q")
+    assert saved.returncode == 0, saved.stderr
+
+    again = batchmill("run", "--preset", "with-sidecars", str(tmp_path / "in"), "--output", str(tmp_path / "two"), "-q")
+    plain = batchmill("run", "--preset", "with-sidecars", str(tmp_path / "in"), "--output", str(tmp_path / "three"),
+                      "--provenance", "journal", "-q")
+
+    assert again.returncode == 0 and plain.returncode == 0, again.stderr + plain.stderr
+    assert (tmp_path / "two" / "in" / "SHA256SUMS.provenance.json").exists()
+    assert not (tmp_path / "three" / "in" / "SHA256SUMS.provenance.json").exists()
