@@ -47,12 +47,11 @@ class Estimate:
         basis = f"{self.model.per_file_s * 1000:.2f} ms a file"
         if self.model.per_byte_s > 0:
             basis += f" + {self.model.per_byte_s * (1 << 20) * 1000:.1f} ms a MiB"
+        head = f"estimate: about {_duration(self.seconds)} for {_count(self.files, 'file')} on {_count(self.workers, 'worker')}"
         if self.model.sampled:
-            timed = f"{self.model.files} file{'' if self.model.files == 1 else 's'}"
-            return (f"estimate: about {_duration(self.seconds)} for {self.files:,} files on {self.workers} workers "
-                    f"(sample-based: {timed} of this job timed, no history in the journal: {basis})")
-        return (f"estimate: about {_duration(self.seconds)} for {self.files:,} files on {self.workers} workers "
-                f"(from {self.model.jobs} earlier job(s) of {self.model.source}, {self.model.files:,} files: {basis})")
+            return f"{head} (sample-based: {_count(self.model.files, 'file')} of this job timed, no history in the journal: {basis})"
+        return (f"{head} (from {_count(self.model.jobs, 'earlier job')} of {self.model.source}, "
+                f"{_count(self.model.files, 'file')}: {basis})")
 
     def as_json(self) -> dict[str, object]:
         return {"seconds": round(self.seconds, 3), "files": self.files, "workers": self.workers,
@@ -87,6 +86,10 @@ def _samples(journal: Journal, jobs: list[str]) -> list[tuple[float, int]]:
             if len(found) >= HISTORY_FILES:
                 return found[:HISTORY_FILES]
     return found
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def fit_samples(samples: list[tuple[float, int]], jobs: int, source: str, sampled: bool = False) -> CostModel:

@@ -129,7 +129,7 @@ def test_with_history_the_estimate_comes_from_it_and_nothing_is_sampled(tmp_path
                        f"script={RECORDER}", "--dry-run", "--estimate", "sample", env={"RECORD_CALLS": str(calls)})
 
     assert result.returncode == 0, result.stderr
-    assert "earlier job(s)" in result.stdout and calls.read_text() == ""
+    assert "(from 1 earlier job of " in result.stdout and calls.read_text() == ""
 
 
 def test_sample_without_dry_run_is_refused(tmp_path: Path) -> None:

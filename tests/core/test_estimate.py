@@ -48,3 +48,20 @@ def test_without_the_same_script_the_processor_s_history_counts(tmp_path: Path) 
 
     assert other is not None and other.per_file_s == pytest.approx(0.5) and other.per_byte_s == 0
     assert none is None and estimate(none, 10, 100, 2) is None
+
+
+def test_the_line_counts_in_words_that_agree_with_their_numbers(tmp_path: Path) -> None:
+    """'1 workers', '1 files', 'earlier job(s)': a line an operator reads before Start."""
+    journal = journal_with_history(tmp_path / "home", "python:/tools/a.py:process", [(0.5, 10)])
+    try:
+        model = cost_model(journal, "python", "python:/tools/a.py:process")
+    finally:
+        journal.close()
+    assert model is not None
+    one = estimate(model, 1, 10, 1)
+    many = estimate(model, 3, 30, 2)
+    assert one is not None and many is not None
+
+    assert "for 1 file on 1 worker (from 1 earlier job of " in one.line(), one.line()
+    assert "process, 1 file:" in one.line(), one.line()
+    assert "for 3 files on 2 workers (from 1 earlier job of " in many.line(), many.line()
