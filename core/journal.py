@@ -324,6 +324,10 @@ class Journal:
         """A write transaction for the tables other modules keep here (batchmill.core.provenance)."""
         return self._write()
 
+    def read_snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Reads of those tables that see one state of the journal (``read`` inside it sees it too)."""
+        return self._read_snapshot()
+
     def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """A query of those tables."""
         return self._read(sql, args)

@@ -358,14 +358,12 @@ class ProvenanceStore:
             return found
         recipes: dict[str, str] = {}
         planned_of: dict[str, dict[int, list[Any]]] = {}  # by job: each file's [root, input, output]
-        seen, after = 0, 0
+        seen = 0
         collecting = gc.isenabled()  # decoded records hold no cycles: the collector would only walk them
         gc.disable()
-        try:
-            while rows := self.journal.read(
-                    "SELECT id, job_id, data FROM output_log WHERE id > ? ORDER BY id LIMIT 64", (after,)):
-                for log_id, job_id, data in rows:
-                    after = log_id
+        try:  # in one snapshot: a fold by another process meanwhile must not move half of them away
+            with self.journal.read_snapshot() as db:
+                for job_id, data in db.execute("SELECT job_id, data FROM output_log ORDER BY id"):
                     records = list(_logged_records(self.journal.read, job_id, json.loads(data), planned_of))
                     seen += len(records)
                     if seen > limit:
