@@ -48,7 +48,7 @@ def test_the_wheel_holds_one_package_its_resources_and_its_license(wheel: Path) 
         entry_points = archive.read(f"{DIST_INFO}/entry_points.txt").decode()
     assert "License-Expression: MIT" in metadata and "Classifier: Typing :: Typed" in metadata
     assert "License :: " not in metadata  # no license classifier beside an SPDX expression (PEP 639)
-    assert "batchmill = batchmill.gui.launcher:main" in entry_points
+    assert "batchmill = batchmill.gui.launcher:program" in entry_points
 
 
 def test_the_oldest_setuptools_pyproject_allows_builds_it(tmp_path: Path) -> None:
