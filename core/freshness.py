@@ -14,6 +14,7 @@ checksum manifest still covers them), and records every file done as it finishes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -243,7 +244,8 @@ def hash_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _when(timestamp: float) -> str:
+@functools.lru_cache(maxsize=64)
+def _when(timestamp: float) -> str:  # cached: the records of one journal flush share their time
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
