@@ -362,7 +362,8 @@ class _Loop:
                 self.engine._ensure_thread()
 
     def refuse_left_over(self) -> None:
-        """The engine is closed: a resume or retry still in the queue is answered, never left waiting."""
+        """The engine is closed: a command still in the queue whose caller waits for an answer
+        (resume, retry, forget) is answered, never left waiting."""
         while True:
             try:
                 cmd = self.engine._commands.get_nowait()
@@ -471,6 +472,9 @@ class _Loop:
             self.refuse(cmd, JobError(str(exc)))
         except (JobError, JournalError, sqlite3.Error) as exc:
             self.refuse(cmd, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug of Batchmill's: told with its traceback, the engine goes on
+            self.emit(Log("error", f"could not forget job {cmd.job_id}:\n{traceback.format_exc()}", cmd.job_id))
+            self.refuse(cmd, JobError(f"job {cmd.job_id} could not be forgotten: {type(exc).__name__}: {exc}"))
         else:
             self.engine._states.pop(job.id, None)
             self.emit(JobForgotten(job.id))
