@@ -28,6 +28,7 @@ SHOWN_FAILURES = 5000  # a table of 100,000 rows helps nobody; the export has th
 RELOAD_DELAY_MS = 300
 READ_AGAIN_MS = 2000  # after a read that failed (a journal locked for longer than the busy timeout)
 LOADING = "Reading the failed files from the journal…"
+READ_FAILED = "could not read the failed files"
 
 
 class DetailsDialog(QDialog):
@@ -141,8 +142,9 @@ class DetailsDialog(QDialog):
     def _on_read_failed(self, asked: int, why: str) -> None:
         if asked != self._reads:
             return
-        self.note.setText(f"could not read the failed files: {why.splitlines()[0]}; trying again")
-        self.bridge.log_lines.emit([("error", why)])
+        if not self.note.text().startswith(READ_FAILED):  # told once, not at every try
+            self.bridge.log_lines.emit([("error", why)])
+        self.note.setText(f"{READ_FAILED}: {why.splitlines()[0]}; trying again")
         QTimer.singleShot(READ_AGAIN_MS, self, self._read_again)
 
     def _read_again(self) -> None:

@@ -14,6 +14,7 @@ batchmill.gui.history, the same way).
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -41,8 +42,9 @@ class ReadTask(QRunnable):
             with JournalReader(self.path) as reader:
                 result = self.read(reader)
         except Exception as exc:  # noqa: BLE001 - reported in the window, never lost on a pool thread
-            self.signals.failed.emit(self.request, f"the journal {self.path} could not be read: {exc}\n"
-                                                   f"{traceback.format_exc()}")
+            # The journal's own trouble (locked, damaged) is said as it is; anything else is a bug, with its traceback.
+            detail = "" if isinstance(exc, sqlite3.Error) else f"\n{traceback.format_exc()}"
+            self.signals.failed.emit(self.request, f"the journal {self.path} could not be read: {exc}{detail}")
             return
         self.signals.done.emit(self.request, result)
 

@@ -242,3 +242,33 @@ def test_a_second_retry_at_once_is_refused_in_the_window(window: MainWindow, qtb
     assert "Traceback" not in window.log.text()
     runs = Counter(calls.read_text().split())
     assert {name: n for name, n in runs.items() if n != 1} == {name: 2 for name in BAD}, "the failed files ran again once"
+
+
+def test_details_whose_read_fails_say_so_and_fill_in_once_the_journal_reads_again(
+        window: MainWindow, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that fails (a journal locked past the busy timeout, say) is said in the dialog, and
+    tried again until it works; the dialog then fills in."""
+    inputs = mixed_folder(tmp_path / "in")
+    drop_paths(window.inputs.drop_area, [inputs])
+    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": tmp_path / "no.flag",
+                                                  "calls_log": tmp_path / "calls.log"}, tmp_path / "out")
+    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
+    job_id = only_job(window)
+    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+    original = JournalReader.files
+    failures = {"left": 2}
+
+    def locked(self: JournalReader, *args: Any, **kwargs: Any) -> Any:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JournalReader, "files", locked)
+    dialog = window.show_details(job_id)
+    qtbot.waitUntil(lambda: dialog.note.text().startswith("could not read the failed files: "))
+    assert dialog.note.text().endswith("database is locked; trying again") and dialog.loading
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 3, timeout=15_000)
+    assert failures["left"] == 0 and not dialog.loading and dialog.note.text() == ""
+    assert window.log.text().count("could not be read: database is locked") == 1, "told once, not at every try"
+    assert "Traceback" not in window.log.text(), "a locked journal is no bug"
