@@ -68,17 +68,7 @@ class Fresh:
     @property
     def result(self) -> Any:
         """The recorded result (the function's return value), decoded alone."""
-        row = self._row
-        if row is None:
-            return None
-        text = row[RESULT]
-        if type(row) is list:  # from the log (LoggedRecords): decoded already
-            return text
-        if text is None:
-            return None
-        if text[:1] == '"' and "\\" not in text:  # a plain string (a digest): no escapes to undo
-            return text[1:-1]
-        return json.loads(text)
+        return None if self._row is None else result_of(self._row)
 
     @property
     def reason(self) -> str:
@@ -87,6 +77,18 @@ class Fresh:
             assert row is not None
             self._reason = f"made by job {row[JOB_ID]} on {_when(row[MADE])} from this input, code and parameters"
         return self._reason
+
+
+def result_of(row: Row) -> Any:
+    """The result a record holds (the function's return value), decoded alone."""
+    text = row[RESULT]
+    if type(row) is list:  # from the log (LoggedRecords): decoded already
+        return text
+    if text is None:
+        return None
+    if text[:1] == '"' and "\\" not in text:  # a plain string (a digest): no escapes to undo
+        return text[1:-1]
+    return json.loads(text)
 
 
 # Columns of a record as read (provenance.ROW_COLUMNS)
@@ -143,11 +145,36 @@ class Freshness:
 
     def check_all(self, files: list[tuple[int, str, str | None]]) -> list[Fresh]:
         """The verdicts on these (root, input, output) files, their records read in a few queries."""
-        roots = self.roots
+        return [got if type(got) is Fresh else Fresh(True, False, None, got, None)
+                for got in self.sort_out(files)]
+
+    def sort_out(self, files: list[tuple[int, str, str | None]]) -> list[Row | Fresh]:
+        """For each of these (root, input, output) files: its record when it is up to date, decided
+        in a few comparisons (the usual case, so nothing more is made for it), else its verdict
+        (a Fresh, which may still say up to date: a touched input of the same content)."""
+        roots, recipe, stat = self.roots, self.recipe_hash, os.stat
         targets = [target_for(roots[root], src, dst) for root, src, dst in files]
         found = self._rows(targets).get
-        verdict = self._verdict
-        return [verdict(src, dst, found(target)) for (_root, src, dst), target in zip(files, targets)]
+        sorted_out: list[Row | Fresh] = []
+        keep = sorted_out.append
+        for (_root, src, dst), target in zip(files, targets):
+            row = found(target)
+            if row is not None:
+                try:
+                    st = stat(src)
+                except OSError:
+                    pass  # _verdict says why
+                else:
+                    if (row[IN_MTIME] == st.st_mtime_ns and row[IN_SIZE] == st.st_size and row[INPUT] == src
+                            and row[RECIPE] == recipe and (row[OUTPUT] is None if dst is None else self._made(row, dst))):
+                        keep(row)
+                        continue
+            keep(self._verdict(src, dst, row))
+        return sorted_out
+
+    def _made(self, row: Row, dst: str) -> bool:
+        """The output is the one recorded (and its sidecar is there, when asked for)."""
+        return _output_same(row, dst) and not (self.sidecars and not os.path.lexists(sidecar_path(dst)))
 
     def check(self, root_index: int, src: str, dst: str | None) -> Fresh:
         target = target_for(self.roots[root_index], src, dst)
@@ -169,8 +196,7 @@ class Freshness:
                          None, stat)
         # The common case first, in a few comparisons: unchanged input, recipe and output.
         if (row[IN_MTIME] == stat[1] and row[IN_SIZE] == stat[0] and row[INPUT] == src
-                and row[RECIPE] == self.recipe_hash and _output_same(row, dst)
-                and not (self.sidecars and dst is not None and not os.path.lexists(sidecar_path(dst)))):
+                and row[RECIPE] == self.recipe_hash and (row[OUTPUT] is None if dst is None else self._made(row, dst))):
             return Fresh(True, False, None, row, stat)
         record = record_of_row(row)
         reasons = self._input_changes(record, src, stat) + self._recipe_changes(record)
@@ -308,16 +334,17 @@ class OutputLedger:
             log(f"{self.up_to_date:,} files up to date (--overwrite changed): not run again")
 
     def _filtered(self, chunk: list[PlannedFile], freshness: Freshness, keep_results: bool) -> Iterator[PlannedFile]:
-        verdicts = iter(freshness.check_all([(p.root, p.src, p.dst) for p in chunk if p.status == PENDING]))
+        verdicts = iter(freshness.sort_out([(p.root, p.src, p.dst) for p in chunk if p.status == PENDING]))
         reused: list[tuple[int, str, Any]] = []  # kept a chunk at a time (SpillSorter.extend)
         try:
             for planned in chunk:
                 if planned.status == PENDING:
                     fresh = next(verdicts)
-                    if fresh.up_to_date:
+                    if type(fresh) is not Fresh or fresh.up_to_date:  # its record (up to date), or a verdict
                         self.up_to_date += 1
                         if keep_results:
-                            reused.append((planned.root, planned.src, fresh.result))
+                            reused.append((planned.root, planned.src,
+                                           fresh.result if type(fresh) is Fresh else result_of(fresh)))
                         yield PlannedFile(planned.root, planned.src, planned.dst, SKIPPED, planned.size)
                         continue
                     if fresh.stat is not None and len(self.checked) < CHECKED_KEPT:
