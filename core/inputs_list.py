@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from batchmill.core.outputs import is_tmp_name
-from batchmill.core.sidecar import SIDECAR_SUFFIX
+from batchmill.core.sidecar import SIDECAR_SUFFIX, is_sidecar_file
 from batchmill.core.patterns import Filter
 
 STDIN = "-"
@@ -98,8 +98,8 @@ def iter_listed(
     for relpath in files:
         path = os.path.join(root, relpath)
         name = os.path.basename(relpath)
-        if is_tmp_name(name) or name.endswith(SIDECAR_SUFFIX):  # Batchmill's own, never an input
-            continue
+        if is_tmp_name(name) or (name.endswith(SIDECAR_SUFFIX) and is_sidecar_file(path)):
+            continue  # Batchmill's own, never an input (a user's file so named is one)
         if os.path.isdir(path):
             on_skip(f"skipping {path}: a listed folder (list its files)")
             continue

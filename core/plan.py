@@ -201,10 +201,11 @@ class _Planner:
 
 
 def check_not_sidecar_name(out_name: str, src: str) -> None:
-    """With sidecars on, no output may be named like one: the scan would never see it again."""
+    """With sidecars on, no output may be named like one: it could be another output's sidecar."""
     if out_name.endswith(SIDECAR_SUFFIX):
         raise PlanError(f"the output of {src} would be named {out_name}, a provenance sidecar's name "
-                        f"(*{SIDECAR_SUFFIX}) with --provenance sidecar; choose another output name")
+                        f"(*{SIDECAR_SUFFIX}) with --provenance sidecar, which another output's sidecar may take; "
+                        f"choose another output name (--name), or leave such files out (--exclude '*{SIDECAR_SUFFIX}')")
 
 
 def _inside(child: str, parent: str) -> bool:

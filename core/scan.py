@@ -3,7 +3,7 @@
 Symlinked folders are followed, but each real folder is entered once, so a
 link back up the tree cannot loop. The output folder is never scanned, even
 when it lies inside an input folder, and neither are Batchmill's own
-temporary files.
+temporary files and provenance sidecars.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from batchmill.core.file_kinds import describe_odd_entry
 from batchmill.core.outputs import is_tmp_name
-from batchmill.core.sidecar import SIDECAR_SUFFIX
+from batchmill.core.sidecar import SIDECAR_SUFFIX, is_sidecar_file
 from batchmill.core.patterns import Filter  # the one set of pattern semantics
 
 __all__ = ["Filter", "iter_folder", "split_skip"]
@@ -79,8 +79,8 @@ def iter_folder(
             except OSError:  # a link that loops, for one
                 is_dir = is_file = False
             if is_file:
-                if is_tmp_name(name) or name.endswith(SIDECAR_SUFFIX):  # Batchmill's own, never an input
-                    continue
+                if is_tmp_name(name) or (name.endswith(SIDECAR_SUFFIX) and is_sidecar_file(entry.path)):
+                    continue  # Batchmill's own, never an input (a user's file so named is one)
                 relpath = f"{rel}{os.sep}{name}" if rel else name
                 if filtering and not file_filter.wants_file(name, relpath):
                     continue

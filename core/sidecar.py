@@ -13,8 +13,10 @@ A final step's output (the checksum manifest: one per folder, no file of its own
 gets a sidecar too, written by ``write_atomically`` while ``final_step_sidecars`` is active: it
 names the input folders the manifest covers rather than every file (the manifest lists those).
 
-Names ending in ``.provenance.json`` are Batchmill's: the scan never takes one for an input, and
-no output may be named so while sidecars are on. Kept light on imports: workers load it.
+The sidecars Batchmill wrote (a name ending in ``.provenance.json`` and JSON that opens with the
+schema's name: ``is_sidecar_file``) are never taken for inputs; a file of the user's that happens
+to be named so is an input like any other. No output may be named so while sidecars are on (it
+would take the name of another output's sidecar). Kept light on imports: workers load it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import contextvars
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +45,28 @@ def sidecar_path(output: str) -> str:
 
 def is_sidecar_name(name: str) -> bool:
     return name.endswith(SIDECAR_SUFFIX)
+
+
+_MARK = b'"schema": "' + SCHEMA.encode() + b'"'  # within the first bytes of every sidecar written
+
+
+def is_sidecar_file(path: str) -> bool:
+    """``path`` (named as a sidecar) is one Batchmill wrote: its JSON opens with the schema's name.
+    Read without blocking and only if a regular file (a FIFO so named is not waited on); a file
+    that cannot be read is not taken for one (it is an input, and fails with its reason)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, 64)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return head.startswith(b"{") and _MARK in head
 
 
 @dataclass(frozen=True, slots=True)

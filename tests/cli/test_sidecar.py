@@ -124,6 +124,38 @@ def test_the_scan_never_takes_a_sidecar_for_an_input(tmp_path: Path) -> None:
     assert sorted(Path(i).name for i in inputs) == ["a.txt", "b.txt"]
 
 
+def test_a_users_own_file_named_like_a_sidecar_is_an_input_not_lost(tmp_path: Path) -> None:
+    """Only the sidecars Batchmill wrote are left out of the scan: a file of the user's that happens
+    to be named *.provenance.json is an input like any other (before, it vanished from the job
+    without a word, even with sidecars off: a checksum manifest silently without it)."""
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "notes.provenance.json": '{"mine": 1}\n'})
+    (tmp_path / "in" / "sub").mkdir()
+    (tmp_path / "in" / "sub" / "x.provenance.json").write_text("")  # empty: not a sidecar either
+
+    sums = batchmill("run", "checksum", str(tmp_path / "in"), "--output", str(tmp_path / "sums"), "--json", "-q")
+
+    assert sums.returncode == 0, sums.stderr
+    assert json.loads(sums.stdout)["total"] == 3
+    listed = sorted(line.split("  ", 1)[1] for line in (tmp_path / "sums" / "in" / "SHA256SUMS").read_text().splitlines())
+    assert listed == ["a.txt", "notes.provenance.json", os.path.join("sub", "x.provenance.json")]
+    # listed by name (--files-from) too
+    (tmp_path / "list.txt").write_text(f"{tmp_path / 'in' / 'notes.provenance.json'}\n{tmp_path / 'in' / 'a.txt'}\n")
+    listed_run = batchmill("run", "checksum", "--files-from", str(tmp_path / "list.txt"),
+                           "--output", str(tmp_path / "sums2"), "--json", "-q")
+    assert listed_run.returncode == 0, listed_run.stderr
+    assert json.loads(listed_run.stdout)["total"] == 2
+    # with sidecars on, its output would take another output's sidecar name: refused, and said why
+    refused = run_recorder(tmp_path / "in", tmp_path / "out", tmp_path / "calls.log", "--provenance", "sidecar")
+    assert refused.returncode == 2
+    assert "notes.provenance.json" in refused.stderr and "--exclude" in refused.stderr, refused.stderr
+    # the sidecars Batchmill wrote are still never inputs
+    made = run_recorder(tmp_path / "in", tmp_path / "out", tmp_path / "calls.log", "--provenance", "sidecar",
+                        "--exclude", "*.provenance.json")
+    assert made.returncode == 0, made.stderr
+    again = batchmill("run", "checksum", str(tmp_path / "out" / "in"), "--output", str(tmp_path / "sums3"), "--json", "-q")
+    assert json.loads(again.stdout)["total"] == 1, again.stdout
+
+
 def test_changed_redoes_an_up_to_date_output_whose_sidecar_is_missing(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta\n"})
     out = tmp_path / "out"
