@@ -8,7 +8,9 @@ How: the worker is the pool's own (``batchmill.core.worker``), so a file's time 
 job's files are (the history's measure), and a crash, a hang or a print stays in that process;
 past the budget it is killed, and a file it was still on counts as taking at least that long.
 Where: outputs go to a private scratch folder (``batchmill.core.scratch``) that is removed
-afterwards, never the job's output folder; inputs are only read.
+afterwards, never the job's output folder; the processor is handed copies of its files there (a
+preview changes nothing: a processor that writes onto its input, or beside it, writes into the
+scratch folder), up to SAMPLE_COPY_MAX bytes of them in all, smallest first.
 
 The preview runs no processor unless asked: ``batchmill run … --dry-run --estimate sample``,
 ``batchmill.preview(…, estimate="sample")``, the preview window's "Time a sample" button.
@@ -38,6 +40,7 @@ SAMPLE_BUDGET_S = 2.0  # the files' own time, after the worker has started
 START_BUDGET_S = 20.0  # for the worker to start and load the processor (a cold interpreter, imports)
 RESERVOIR = 1000
 STOP_POLL_S = 0.1  # how soon a stop() is noticed
+SAMPLE_COPY_MAX = 1 << 30  # bytes of the job's files copied into the scratch folder for a sample
 SAMPLE_JOB = "sample00"  # the temporaries' tag (batchmill.core.outputs)
 
 
@@ -104,11 +107,36 @@ def time_sample(processor: Processor, params: dict[str, Any], picks: list[Candid
     except (PayloadError, OSError) as exc:  # told with the estimate: a preview never ends in a traceback
         return SampleRun([], False, str(exc))
     try:
+        try:
+            picks = _copies(picks, scratch)
+        except OSError as exc:
+            return SampleRun([], False, f"the sample's files could not be copied to a scratch folder: "
+                                        f"{exc.strerror or exc}")
+        if not picks:
+            return SampleRun([], False, f"the files are too large to copy for a sample "
+                                        f"(more than {SAMPLE_COPY_MAX >> 20} MiB)")
         return _run(payload, picks, scratch, budget_s, stop or _never)
     except OSError as exc:  # the worker could not be started
         return SampleRun([], False, f"the sample's worker could not start: {exc}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _copies(picks: list[Candidate], scratch: str) -> list[Candidate]:
+    """The picks as copies in the scratch folder, each under its own name in a folder of its own
+    (the processor may go by the name), smallest first while they fit in SAMPLE_COPY_MAX."""
+    copied: list[Candidate] = []
+    total = 0
+    for i, pick in enumerate(picks):
+        total += pick.size
+        if total > SAMPLE_COPY_MAX:
+            break
+        folder = os.path.join(scratch, "inputs", str(i))
+        os.makedirs(folder)
+        copy = os.path.join(folder, os.path.basename(pick.src))
+        shutil.copy2(pick.src, copy)
+        copied.append(Candidate(copy, pick.dst, pick.size))
+    return copied
 
 
 def _never() -> bool:

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.timeout(180)
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 RECORDER = SCRIPTS / "record_calls.py"
 SLEEPER = SCRIPTS / "sample_sleep.py"
+SCRIBBLE = SCRIPTS / "sample_scribble.py"
 
 
 def batchmill(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -81,6 +82,23 @@ def test_a_sample_times_a_few_files_into_scratch_and_writes_nothing_else(tmp_pat
     estimate = summary(as_json.stdout)["estimate"]
     assert (estimate["basis"], estimate["sample_files"], estimate["files"]) == ("sample", 3, 12)
     assert estimate["seconds"] > 0 and estimate["sample_cut_short"] is False
+
+
+def test_a_processor_that_writes_its_inputs_cannot_touch_them_in_a_sample(tmp_path: Path) -> None:
+    """A preview changes nothing: the sample's processor is handed scratch copies of its files,
+    so one that appends to its input, or writes beside it, writes into the scratch folder only."""
+    contents = make_inputs(tmp_path / "in", 8)
+    cache = tmp_path / "cache"
+
+    result = batchmill("run", "python", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--param",
+                       f"script={SCRIBBLE}", "--dry-run", "--json", "--estimate", "sample",
+                       env={"XDG_CACHE_HOME": str(cache)})
+
+    assert result.returncode == 0, result.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "in").iterdir()} == contents
+    estimate = summary(result.stdout)["estimate"]
+    assert (estimate["basis"], estimate["sample_files"]) == ("sample", 3), estimate
+    assert list((cache / "batchmill" / "scratch").iterdir()) == [], "the copies go with the scratch folder"
 
 
 def test_the_estimate_extrapolates_the_sampled_time_over_files_and_workers(tmp_path: Path) -> None:
