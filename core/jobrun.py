@@ -39,6 +39,7 @@ PLAN_CHUNK = 5000  # files journaled per scan step at most
 # so what the engine keeps per file does not grow with the job (a million files, flat memory).
 WINDOW = 20_000
 SCAN_SKIPS_KEPT = 1000  # entries the scan left out whose path and reason are kept (all are counted)
+SCAN_SKIPS_LOGGED = 20  # of them, told in the log as the scan finds them
 PLAN_STEP_S = 0.005  # and for about this long at most: the workers' news waits while the scan runs
 
 
@@ -110,7 +111,13 @@ class JobRun:
     # -- planning ---------------------------------------------------------
     def begin(self, log: Callable[[str], None]) -> None:
         def skipped(message: str) -> None:
-            log(message)
+            # the first few are told as they come; the rest are counted (the summary has them),
+            # not streamed a line each: 100,000 broken links are not 100,000 lines of the log
+            if self.scan_skipped < SCAN_SKIPS_LOGGED:
+                log(message)
+            elif self.scan_skipped == SCAN_SKIPS_LOGGED:
+                log(f"… more entries skipped by the scan are counted, not told one by one "
+                    f"(the job's summary has them: batchmill show {self.job_id})")
             self.scan_skipped += 1
             if len(self.scan_skips) < SCAN_SKIPS_KEPT:
                 path, why = split_skip(message)

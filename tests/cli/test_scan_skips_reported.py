@@ -71,3 +71,27 @@ def test_the_apis_result_lists_scan_skips(tmp_path: Path) -> None:
     assert result.ok and result.total == 2
     assert {str(skip.path): skip.reason for skip in result.scan_skips} == expected
     assert result.scan_skipped == 3
+
+
+def test_thousands_of_skips_are_counted_not_streamed_line_by_line(tmp_path: Path) -> None:
+    """3,000 broken links: the live output names the first few and says the rest are counted; the
+    summary and --json stay bounded (a sample of them, the count of all), none counted twice."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("alpha\n")
+    for n in range(3000):
+        os.symlink(tmp_path / f"nowhere{n}", folder / f"link{n:04d}")
+    home = tmp_path / "home"
+
+    run = batchmill_cli("run", "checksum", str(folder), "--output", str(tmp_path / "out"), home=home)
+
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) < 100, f"{len(lines)} lines on stderr"
+    assert f"skipping {folder / 'link0000'}: a broken symbolic link" in lines
+    assert "3000 entries skipped by the scan (not files of the job):" in lines, run.stderr
+    assert sum("link" in line for line in lines) <= 2 * 20 + 2
+    as_json = batchmill_cli("run", "checksum", str(folder), "--output", str(tmp_path / "out2"), "--json", "-q",
+                            home=home)
+    summary = json.loads(as_json.stdout)
+    assert summary["scan_skipped"] == 3000 and 0 < len(summary["scan_skips"]) <= 1000
