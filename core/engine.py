@@ -2,10 +2,11 @@
 
   front end (GUI / CLI)         engine thread (this module)             backend (batchmill.core.backends)
   ---------------------         ---------------------------             -----------------------
-  submit(JobSpec) ──prepare──▶  command queue ─┐                       local: own spawn workers,
+  submit(JobSpec) ──check────▶  command queue ─┐                       local: own spawn workers,
   pause/resume/cancel/retry ─▶  (+ wake pipe)  │                         one Pipe + slot each
-  (resume/retry: a Future;      resume/retry decided here, from the
-   a refusal is VerbRefused)    job's state now: check and act are one step
+  (start/resume/retry: a        a new job journaled here; resume/retry
+   Future; a refusal is         decided here, from the job's state now:
+   VerbRefused)                 check and act are one step
                                                ▼                        dask: a distributed cluster
                                 plan: scan lazily, map outputs,
                                       journal rows, find collisions       worker, per file:
@@ -67,7 +68,7 @@ from batchmill.core.outputs import temporaries_of_job
 from batchmill.core.sidecar import final_step_sidecars
 from batchmill.core.patterns import describe_no_match
 from batchmill.core.plan import PlanError
-from batchmill.core.prepare import JobError, PreparedJob, prepare_again, prepare_new
+from batchmill.core.prepare import JobError, PreparedJob, check_new, journal_new, prepare_again
 from batchmill.core.processors.base import Processor
 from batchmill.core.spec import JobSpec
 
@@ -88,11 +89,12 @@ class _Command:
     current_code: bool = False  # retry: with the processor's code as it is now
     only: frozenset[int] | None = None  # retry: just these failed files
     name: str = ""  # rename: the job's new name
-    answer: Future[Any] | None = None  # resume/retry/forget: the outcome, or the error that refused it
+    answer: Future[Any] | None = None  # start/resume/retry/forget: the outcome, or the error that refused it
 
 
 class Engine:
-    """Thread-safe front of the engine. Every method returns at once; results arrive as events."""
+    """Thread-safe front of the engine. Every method returns at once (``submit`` waits for the journal:
+    ``start`` does not); results arrive as events."""
 
     def __init__(self, home: Path | None = None, *, start_method: str = "spawn",
                  journal: Journal | None = None, file_events: bool = True, keep_workers: bool = True) -> None:
@@ -123,11 +125,27 @@ class Engine:
 
     # -- public API -------------------------------------------------------
     def submit(self, spec: JobSpec, processor: Processor | None = None) -> str:
-        """Queue a job; raises JobError (with a message for a person) if it cannot start.
-        ``processor`` runs instead of the one the spec names (a function given to batchmill.run())."""
-        prepared = prepare_new(spec, self.journal, processor)
-        self._enqueue(prepared)
-        return prepared.job_id
+        """Queue a job and wait until it is journaled; raises JobError (with a message for a person)
+        if it cannot start, or the journal's error (locked, full, read-only). ``processor`` runs
+        instead of the one the spec names (a function given to batchmill.run())."""
+        return self.start(spec, processor)[1].result()
+
+    def start(self, spec: JobSpec, processor: Processor | None = None) -> tuple[str, Future[str]]:
+        """Queue a job without waiting for the journal: the job's id, and a Future decided on the
+        engine thread once the job is written to the journal and queued (its JobQueued event comes
+        first), or refused (it raises the journal's error; a VerbRefused "start" event says the same).
+        What needs no journal (the processor, its parameters, the inputs) is checked here first:
+        JobError at once."""
+        prepared = check_new(spec, processor)
+        return prepared.job_id, self._start_prepared(prepared)
+
+    def _start_prepared(self, prepared: PreparedJob) -> Future[str]:
+        """Journal and queue a job checked already (``start``; the self-test's own)."""
+        from concurrent.futures import Future
+
+        answer: Future[str] = Future()
+        self._post(_Command("start", prepared.job_id, prepared, answer=answer))
+        return answer
 
     def resume(self, job_id: str) -> Future[str]:
         """Un-pause a job paused here, or continue an interrupted/cancelled/halted job from the journal.
@@ -209,11 +227,6 @@ class Engine:
         self.close()
 
     # -- plumbing ---------------------------------------------------------
-    def _enqueue(self, prepared: PreparedJob) -> None:
-        self._states[prepared.job_id] = JobState.QUEUED
-        self.events.put(JobQueued(prepared.job_id, prepared.spec.name, prepared.spec.processor))
-        self._post(_Command("start", prepared.job_id, prepared))
-
     def _post(self, command: _Command) -> None:
         if self._closed and command.verb != "shutdown":
             raise RuntimeError("the engine has been shut down")
@@ -411,7 +424,7 @@ class _Loop:
         run = self.run_
         is_current = run is not None and run.job_id == cmd.job_id
         if cmd.verb == "start" and cmd.prepared is not None:
-            self.queue.append(cmd.prepared)
+            self.create(cmd, cmd.prepared)
         elif cmd.verb == "pause" and is_current and run is not None and run.state is JobState.RUNNING:
             self.set_state(run, JobState.PAUSED)
         elif cmd.verb in ("resume", "retry"):
@@ -454,6 +467,25 @@ class _Loop:
         else:
             if cmd.answer is not None:
                 cmd.answer.set_result(job_id)
+
+    def create(self, cmd: _Command, prepared: PreparedJob) -> None:
+        """A new job: written to the journal here, never on the caller's thread (a window must not
+        wait for a journal another process holds), then queued. A refusal is answered, never raised."""
+        try:
+            if self.stopping:
+                raise JobError("Batchmill is shutting down")
+            journal_new(prepared, self.journal)
+        except (JobError, JournalError, sqlite3.Error) as exc:
+            self.refuse(cmd, exc)
+        except Exception as exc:  # noqa: BLE001 - a bug of Batchmill's: told with its traceback, the engine goes on
+            self.emit(Log("error", f"could not start job {cmd.job_id}:\n{traceback.format_exc()}", cmd.job_id))
+            self.refuse(cmd, JobError(f"job {cmd.job_id} could not be started: {type(exc).__name__}: {exc}"))
+        else:
+            self.engine._states[prepared.job_id] = JobState.QUEUED
+            self.emit(JobQueued(prepared.job_id, prepared.spec.name, prepared.spec.processor))
+            self.queue.append(prepared)
+            if cmd.answer is not None:
+                cmd.answer.set_result(prepared.job_id)
 
     def forget(self, cmd: _Command) -> None:
         """Forget: the check (not queued or running here, the journal's state allows it) and the

@@ -1,7 +1,8 @@
 """Turning a JobSpec (or a journaled job) into something the engine thread can run.
 
-Everything that can make a job fail to start is checked here, in the caller's
-thread, so ``batchmill run`` can exit 2 with a message before anything runs."""
+Everything about a new job that needs no journal is checked here, in the caller's thread
+(``check_new``); the engine thread journals it (``journal_new``) and the caller's Future says
+how that went, so ``batchmill run`` can exit 2 with a message before anything runs."""
 
 from __future__ import annotations
 
@@ -37,9 +38,13 @@ class PreparedJob:
     mode: Literal["new", "resume", "retry"]
 
 
-def prepare_new(spec: JobSpec, journal: Journal, processor: Processor | None = None) -> PreparedJob:
+def check_new(spec: JobSpec, processor: Processor | None = None) -> PreparedJob:
     """``processor``: the one to run instead of the one ``spec`` names (batchmill.run() hands a
-    function over this way; the spec names its processor, so the journaled job resumes)."""
+    function over this way; the spec names its processor, so the journaled job resumes).
+
+    Everything about a new job that needs no journal (its processor, parameters, inputs and
+    outputs), on the caller's thread; the job has its id but is not journaled yet (``journal_new``,
+    which the engine does on its own thread: a window never waits for the journal)."""
     try:
         processor = processor or get_processor(spec.processor)
         params = processor.validate(spec.params)
@@ -49,9 +54,13 @@ def prepare_new(spec: JobSpec, journal: Journal, processor: Processor | None = N
     except (UnknownProcessor, ParamError, PlanError, PayloadError) as exc:
         raise JobError(str(exc)) from None
     job_id = os.urandom(6).hex()  # as uuid4().hex[:12] was (48 random bits), without uuid's import
-    key = payload_key(payload)
-    journal.create_job(job_id, spec, processor.identity(params), payload, key, [r.is_dir for r in roots])
-    return PreparedJob(job_id, spec, processor, params, roots, payload, key, "new")
+    return PreparedJob(job_id, spec, processor, params, roots, payload, payload_key(payload), "new")
+
+
+def journal_new(prepared: PreparedJob, journal: Journal) -> None:
+    """Write a job made by ``check_new`` to the journal (the journal's trouble raises JournalError)."""
+    journal.create_job(prepared.job_id, prepared.spec, prepared.processor.identity(prepared.params),
+                       prepared.payload, prepared.payload_key, [r.is_dir for r in prepared.roots])
 
 
 def current_payload(job: JobRecord) -> tuple[bytes, str, Recipe] | None:

@@ -130,7 +130,7 @@ class Tally:
 
 @dataclass(frozen=True)
 class PreviewSetup:
-    """A job checked as ``prepare_new`` would (without journaling it), ready to preview."""
+    """A job checked as ``check_new`` would (without journaling it), ready to preview."""
 
     spec: JobSpec
     processor: Processor
@@ -145,7 +145,7 @@ class PreviewSetup:
 
 
 def set_up(spec: JobSpec, journal: Journal | None, processor: Processor | None = None) -> PreviewSetup:
-    """Raises the errors ``prepare_new`` would turn into a JobError (unknown processor, bad
+    """Raises the errors ``check_new`` would turn into a JobError (unknown processor, bad
     parameter, missing input, two inputs claiming one output folder)."""
     processor = processor or get_processor(spec.processor)
     params = processor.validate(spec.params)

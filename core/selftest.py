@@ -97,9 +97,8 @@ def run_selftest(progress: Callable[[str], None] = lambda _m: None) -> Report:
 
             payload = dumps_checked(proc.task(params), "the self-test lambda")
             job_id = "selftest" + format(int(time.time() * 1000) % 10**8, "08d")
-            engine.journal.create_job(job_id, lam_spec, proc.name, payload, payload_key(payload), [True])
-            engine._enqueue(PreparedJob(job_id, lam_spec, proc, params, _roots(lam_spec), payload,
-                                        payload_key(payload), "new"))
+            engine._start_prepared(PreparedJob(job_id, lam_spec, proc, params, _roots(lam_spec), payload,
+                                               payload_key(payload), "new")).result()  # journaled by the engine
             state2, pids2 = _run(engine, job_id)
             outs = sorted((root / "lambda" / "data").glob("*.txt"))
             good = all(o.read_text() == f"ok:{(data / o.name).read_text()[::-1]}" for o in outs)

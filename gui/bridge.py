@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -43,6 +43,9 @@ from batchmill.gui.history import HistoryLoader
 from batchmill.gui.journal_reads import JournalReads
 from batchmill.gui.jobs_model import JobRow, JobsModel
 from batchmill.gui.workers_model import WorkersModel
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 TICK_MS = 50
 MAX_EVENTS_PER_TICK = 5000  # ~4x the event rate of tiny files on a fast machine, per tick
@@ -88,7 +91,7 @@ class Bridge(QObject):
     failures_added = Signal(str)  # job id with new failed files
     log_lines = Signal(list)  # [(level, text)], once per tick
     engine_stopped = Signal(str)  # the engine thread ended on an error (its message); its jobs have ended
-    refused = Signal(str, str, str)  # job id, verb ("resume", "retry"), why: the engine declined it
+    refused = Signal(str, str, str)  # job id, verb ("start", "resume", "retry", ...), why: the engine declined it
 
     def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -123,10 +126,15 @@ class Bridge(QObject):
 
     # -- commands (the only way widgets act on jobs) ----------------------
     def submit(self, spec: JobSpec, counted: int | None = None) -> str:
-        """Queue a job; raises JobError with a message for the operator. ``counted``: the files
-        the window counted in its inputs, the job's total until its own scan is complete."""
+        """Queue a job; raises JobError with a message for the operator if it cannot start (what
+        needs no journal: its processor, parameters, inputs). ``counted``: the files the window
+        counted in its inputs, the job's total until its own scan is complete. Listed at once as
+        queued: the engine writes it to the journal on its own thread, and a journal that refuses
+        it (locked past the busy timeout, full, read-only) comes back as ``refused`` ("start"),
+        the row taken off again."""
         self._call(self.engine.set_workers, spec.workers)  # the spin box, not an earlier job's override
-        job_id = self._call(self.engine.submit, spec)
+        started: tuple[str, Future[str]] = self._call(self.engine.start, spec)
+        job_id = started[0]
         self.jobs.add(JobRow(job_id, spec.name, processor_label(spec), spec.output, spec.inputs,
                              backend=spec.backend, scheduler=spec.scheduler, counted=counted, created=time.time()))
         self.jobs_changed.emit()
@@ -453,6 +461,10 @@ class Bridge(QObject):
 
     def _on_refused(self, event: VerbRefused, batch: _TickBatch) -> None:
         self._retrying.pop(event.job_id, None)
+        if event.verb == "start" and self.jobs.job(event.job_id) is not None:  # never journaled: not listed
+            self.jobs.remove(event.job_id)
+            self._failures.pop(event.job_id, None)
+            self.jobs_changed.emit()
         if event.verb == "rename":
             row = self.jobs.job(event.job_id)
             if row is not None and event.job_id in self._renamed:

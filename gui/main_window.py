@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
         bridge.jobs_changed.connect(self.update_status)
         bridge.job_finished.connect(self._on_job_finished)
         bridge.log_lines.connect(self.log.add_lines)
-        bridge.refused.connect(lambda _job_id, verb, message: self.notify(f"Cannot {verb}: {message}"))
+        bridge.refused.connect(self._on_refused)
         self.queue.removed.connect(self.settings.hide_job)  # gone from the view, next time too
         self.restore_settings()
         bridge.load_history(self.settings.hidden_jobs())
@@ -262,6 +262,13 @@ class MainWindow(QMainWindow):
         # Later, not inside the click: writing the INI takes a busy window's thread 10-20 ms.
         QTimer.singleShot(SAVE_AFTER_START_MS, self.save_settings)
         return job_id
+
+    def _on_refused(self, _job_id: str, verb: str, message: str) -> None:
+        if verb == "start":  # the journal would not take the new job (the engine wrote it off this thread)
+            self.task.show_message(f"The job cannot start: {message}")
+            self.update_status()
+        else:
+            self.notify(f"Cannot {verb}: {message}")
 
     def preview_job(self) -> PreviewDialog | None:
         """Show what Start would do to every file (its Start button queues the job)."""
