@@ -693,7 +693,7 @@ class _Loop:
             self.batch_seq += 1
             batch = RunBatch(self.batch_seq, run.job_id, run.prepared.payload_key, run.prepared.payload,
                              tuple(ids), tuple(srcs), tuple(dsts) if dsts else None, tuple(tmps) if tmps else None,
-                             self.scratch, run.sidecar)
+                             self.scratch, run.sidecar, run.drop_sidecars)
             run.sent(batch.batch_id, ids)
             try:
                 self.backend.send(batch)

@@ -27,7 +27,7 @@ from batchmill.core.prepare import PreparedJob
 from batchmill.core.progress import RateMeter, best_total, eta_s
 from batchmill.core.scan import split_skip
 from batchmill.core.processors.base import Processor
-from batchmill.core.spec import parse_halt
+from batchmill.core.spec import Overwrite, parse_halt
 from batchmill.core.sidecar import sidecar_job, sidecar_tmp
 from batchmill.core.spill import SpillSorter
 
@@ -102,6 +102,8 @@ class JobRun:
         self.scan_skips: list[tuple[str, str]] = []  # (path, why) of the first SCAN_SKIPS_KEPT
         # --provenance sidecar: what each output's sidecar says alike, sent with every batch
         self.sidecar = sidecar_job(prepared, self.ledger.recipe) if self.spec.sidecars else None
+        # without them, an output made over an old one takes the old one's sidecar with it
+        self.drop_sidecars = not self.spec.sidecars and self.spec.overwrite in (Overwrite.REPLACE, Overwrite.CHANGED)
         probe = processor.output_name(params, "probe.name")
         self.may_collide = probe is not None and (probe != "probe.name" or self.spec.name_template is not None)
         # Folders of outputs that were not made: a worker makes an output's folder before the

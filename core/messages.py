@@ -57,6 +57,9 @@ class RunBatch:
     tmps: tuple[str | None, ...] | None  # where each processor call writes; renamed to its dst
     scratch_root: str
     sidecar: SidecarJob | None = None  # --provenance sidecar: what each output's sidecar says alike
+    # sidecars off and outputs may be made over old ones (replace, changed): a sidecar of Batchmill's
+    # beside an output made is removed, as it tells of the file that was there
+    drop_sidecars: bool = False
 
     def __len__(self) -> int:
         return len(self.file_ids)
@@ -73,7 +76,8 @@ class RunBatch:
         dsts, tmps = self.dsts, self.tmps
         return RunBatch(self.batch_id, self.job_id, self.payload_key, self.payload, self.file_ids[start:stop],
                         self.srcs[start:stop], dsts[start:stop] if dsts else None,
-                        tmps[start:stop] if tmps else None, self.scratch_root, self.sidecar)
+                        tmps[start:stop] if tmps else None, self.scratch_root, self.sidecar,
+                        self.drop_sidecars)
 
 
 @dataclass(frozen=True, slots=True)

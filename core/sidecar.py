@@ -180,21 +180,30 @@ def _error(dst: str, exc: OSError) -> SidecarError:
                         sidecar_path(dst))
 
 
+def drop_stale_sidecar(output: str) -> None:
+    """Remove the sidecar Batchmill wrote beside ``output``, if any: the output was just made
+    again without one, and it told of the file that was there (a file of the user's so named stays)."""
+    side = sidecar_path(output)
+    if os.path.lexists(side) and is_sidecar_file(side):
+        _remove(side)
+
+
 def _remove(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
 
 
 # -- a final step's outputs (the checksum manifest) ------------------------------------------
-# (the job's part, [(input root, its output folder)]) while a job's final step runs with sidecars on
-_FINAL: contextvars.ContextVar[tuple[SidecarJob, tuple[tuple[str, str], ...]] | None] = contextvars.ContextVar(
+# (the job's part, or None with sidecars off, [(input root, its output folder)]) while a job's final step runs
+_FINAL: contextvars.ContextVar[tuple[SidecarJob | None, tuple[tuple[str, str], ...]] | None] = contextvars.ContextVar(
     "batchmill_final_sidecars", default=None)
 
 
 @contextlib.contextmanager
 def final_step_sidecars(job: SidecarJob | None, roots: list[tuple[str, str]]) -> Iterator[None]:
-    """Within this block, each file ``write_atomically`` writes gets its sidecar (none if ``job`` is None)."""
-    token = _FINAL.set((job, tuple(roots)) if job is not None else None)
+    """Within this block, each file ``write_atomically`` writes gets its sidecar (if ``job`` is None,
+    loses the one it had: it told of the file that was there)."""
+    token = _FINAL.set((job, tuple(roots)))
     try:
         yield
     finally:
@@ -208,6 +217,9 @@ def write_final_sidecar(target: str, tmp_of: Any) -> None:
     if active is None:
         return
     job, roots = active
+    if job is None:
+        drop_stale_sidecar(target)
+        return
     folder = os.path.dirname(target)
     inputs = [{"path": root, "kind": "folder" if os.path.isdir(root) else "file"}
               for root, out in roots if os.path.normcase(out) == os.path.normcase(folder)]

@@ -34,7 +34,8 @@ from batchmill.core.messages import (
 from batchmill.core.outputs import remove_quietly
 from batchmill.core.procgroup import isolate_worker
 from batchmill.core.results import journal_form, max_result_bytes
-from batchmill.core.sidecar import SidecarError, SidecarJob, commit as commit_sidecar, stage as stage_sidecar
+from batchmill.core.sidecar import (SidecarError, SidecarJob, commit as commit_sidecar, drop_stale_sidecar,
+                                    stage as stage_sidecar)
 
 # Results of a long batch are flushed this often so progress stays live.
 FLUSH_INTERVAL_S = 0.1
@@ -214,10 +215,12 @@ class _Runner:
         self.pipe_ino = os.fstat(self.pipe_fd).st_ino
         self.last_file = -1
         self.sidecar: SidecarJob | None = None  # --provenance sidecar: written beside each output
+        self.drop_sidecars = False  # see RunBatch.drop_sidecars
 
     def run_batch(self, batch: RunBatch) -> None:
         self.batch_id = batch.batch_id
         self.sidecar = batch.sidecar
+        self.drop_sidecars = batch.drop_sidecars
         fn = self._load(batch)
         if fn is None:
             return
@@ -346,6 +349,8 @@ class _Runner:
             if self.sidecar is not None:
                 return self._land_with_sidecar(self.sidecar, value, size, src, dst, tmp)
             os.replace(tmp, dst)
+            if self.drop_sidecars:
+                drop_stale_sidecar(dst)
         return value, size, made, None
 
     @staticmethod

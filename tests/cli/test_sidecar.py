@@ -173,6 +173,26 @@ def test_changed_redoes_an_up_to_date_output_whose_sidecar_is_missing(tmp_path: 
     assert sidecar_of(out / "in" / "b.txt")["input"]["size"] == 5
 
 
+@pytest.mark.parametrize("policy", ["replace", "changed"])
+def test_an_output_made_again_without_sidecars_loses_its_stale_sidecar(tmp_path: Path, policy: str) -> None:
+    """A sidecar says what made the file beside it: an output replaced by a run without sidecars
+    takes its old sidecar with it (before, it stayed, naming an older input, size and job); a
+    file of the user's beside an output is not a sidecar and stays."""
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    out = tmp_path / "out"
+    assert run_recorder(tmp_path / "in", out, tmp_path / "calls.log", "--provenance", "sidecar").returncode == 0
+    (out / "in" / "b.txt.provenance.json").write_text("my own notes\n")  # not Batchmill's
+    (tmp_path / "in" / "a.txt").write_text("alpha, edited\n")
+    (tmp_path / "in" / "b.txt").write_text("beta, edited\n")
+
+    again = run_recorder(tmp_path / "in", out, tmp_path / "calls.log", "--overwrite", policy)
+
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["done"] == 2
+    assert sorted(p.name for p in (out / "in").iterdir()) == ["a.txt", "b.txt", "b.txt.provenance.json"]
+    assert (out / "in" / "b.txt.provenance.json").read_text() == "my own notes\n"
+
+
 def test_the_dry_run_shows_each_sidecar_and_runs_nothing(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
     out = tmp_path / "out"
@@ -253,6 +273,20 @@ def test_checksum_gets_one_sidecar_for_its_manifest(tmp_path: Path) -> None:
                       "--overwrite", "replace")
     assert again.returncode == 0 and "is up to date" in again.stderr, again.stderr
     assert sidecar_of(plain / "in" / "SHA256SUMS")["inputs"][0]["path"] == str(tmp_path / "in")
+
+
+def test_a_manifest_made_again_without_sidecars_loses_its_stale_sidecar(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
+    out = tmp_path / "out"
+    assert batchmill("run", "checksum", str(tmp_path / "in"), "--output", str(out), "--provenance", "sidecar",
+                     "-q").returncode == 0
+    (tmp_path / "in" / "b.txt").write_text("beta\n")
+
+    again = batchmill("run", "checksum", str(tmp_path / "in"), "--output", str(out), "--overwrite", "replace", "-q")
+
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in (out / "in").iterdir()) == ["SHA256SUMS"]
+    assert "b.txt" in (out / "in" / "SHA256SUMS").read_text()
 
 
 def test_resume_after_a_kill_leaves_every_output_with_a_whole_sidecar(tmp_path: Path) -> None:
