@@ -364,7 +364,7 @@ class ProvenanceStore:
         try:  # in one snapshot: a fold by another process meanwhile must not move half of them away
             with self.journal.read_snapshot() as db:
                 for job_id, data in db.execute("SELECT job_id, data FROM output_log ORDER BY id"):
-                    records = list(_logged_records(self.journal.read, job_id, json.loads(data), planned_of))
+                    records = list(_logged_records(_reader(db), job_id, json.loads(data), planned_of))
                     seen += len(records)
                     if seen > limit:
                         return None
