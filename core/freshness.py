@@ -4,8 +4,10 @@ A file is up to date when the journal's row for its output (``batchmill.core.pro
 says it was made from this very input (same size and mtime, or the same content hash when
 asked for), by the same processor, version, parameters and code, and the output is still
 the file that was made (same size and mtime). Anything else runs again, and the verdict
-says why. The check costs a stat of the input and of the output and one primary-key look-up
-per file, on the engine thread while it scans.
+says why. The check costs a stat of the input (and of the output) per file, on the engine
+thread while it scans, and reading the records: those the last jobs logged and no reader has
+folded into the table yet, decoded once for the whole check (ProvenanceStore.logged), else
+the table's, a few hundred files to a query.
 
 ``OutputLedger`` is the running job's side: it takes the up-to-date files out of the plan
 (they count as skipped and keep their recorded result, so a per-folder step such as the
