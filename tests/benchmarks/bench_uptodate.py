@@ -9,7 +9,10 @@ processing it with ``checksum``, side by side (the issue's target: at most 0.3x)
 3. ``--dry-run`` of the same command: the check alone, each verdict printed.
 
 Also checks that the second run hashed nothing and that its manifest verifies with
-``sha256sum -c``. Run on demand (under the heavy lock on shared machines):
+``sha256sum -c``, and measures apart the parts of the up-to-date run no bookkeeping can remove:
+a command's fixed cost (an up-to-date run of a one-file folder), the scan alone, a stat of each
+input, and reading the records the first run logged. Run on demand (under the heavy lock on
+shared machines):
 
     python tests/benchmarks/bench_uptodate.py [--files 200000] [--rounds 2] [--workers 2]
 """
@@ -36,6 +39,36 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     start = time.perf_counter()
     done = subprocess.run(argv, check=True, env=env, capture_output=True, text=True)
     return time.perf_counter() - start, done.stdout
+
+
+def measure_parts(data: Path, work: Path, env: dict[str, str], command: list[str]) -> dict[str, float]:
+    """What an up-to-date run of ``data`` costs before any bookkeeping (see the module's doc)."""
+    from batchmill.core.journal import Journal
+    from batchmill.core.provenance import ProvenanceStore
+    from batchmill.core.scan import Filter, iter_folder
+
+    one = work / "one"
+    one.mkdir()
+    (one / "a.bin").write_bytes(b"x")
+    single = [str(one) if arg == str(data) else arg for arg in command]
+    single = [str(work / "one-out") if arg == str(work / "out") else arg for arg in single]
+    timed(single, env)
+    fixed = min(timed(single, env)[0] for _ in range(3))
+    start = time.perf_counter()
+    paths = [path for path, _rel, _size in iter_folder(data, Filter((), (), None), True, set(), lambda _m: None)]
+    scan = time.perf_counter() - start
+    start = time.perf_counter()
+    for path in paths:
+        os.stat(path)
+    stat = time.perf_counter() - start
+    journal = Journal(Path(env["BATCHMILL_HOME"]))
+    start = time.perf_counter()
+    logged = ProvenanceStore(journal).logged((str(work / "out"),), 10**9)
+    read = time.perf_counter() - start
+    journal.close()
+    assert logged is not None and len(logged) >= len(paths) - 1, "the records were folded: nothing to measure"
+    return {"fixed cost (a one-file up-to-date run)": fixed, "the scan alone": scan,
+            "a stat of each input": stat, f"reading the {len(logged):,} logged records": read}
 
 
 def main() -> None:
@@ -66,6 +99,8 @@ def main() -> None:
         manifest = work / "out" / data.name / "SHA256SUMS"
         verify = subprocess.run(["sha256sum", "-c", "--quiet", str(manifest)], cwd=data)
         checked &= verify.returncode == 0 and len(manifest.read_bytes().splitlines()) == total
+        if round_ == args.rounds - 1:
+            parts = measure_parts(data, work, env, command)
         shutil.rmtree(work, ignore_errors=True)
     ratio = min(again) / min(first)
     print(f"files: {args.files:,} x 1 KiB, workers: {args.workers}, rounds: {args.rounds}")
@@ -75,6 +110,10 @@ def main() -> None:
     print(f"ratio up-to-date run / processing      : {ratio:.2f}x   (target <= {TARGET}x)")
     print(f"ratio dry run / processing             : {min(preview) / min(first):.2f}x")
     print(f"nothing hashed again, manifest whole and verified by sha256sum -c: {'yes' if checked else 'NO'}")
+    print("parts of the up-to-date run, measured apart:")
+    for what, seconds in parts.items():
+        print(f"  {what:<38}: {seconds:.3f} s")
+    print(f"  {'together':<38}: {sum(parts.values()):.3f} s = {sum(parts.values()) / min(first):.2f}x processing")
 
 
 if __name__ == "__main__":
