@@ -24,7 +24,7 @@ from batchmill.core.processors import UnknownProcessor, get_processor
 from batchmill.core.processors.base import ParamError, Processor, RootOutput, restore_params
 from batchmill.core.provenance import OutputRecord, ProvenanceStore, Recipe
 from batchmill.core.scan import Filter
-from batchmill.core.sidecar import SIDECAR_SUFFIX, is_sidecar_name
+from batchmill.core.sidecar import SIDECAR_SUFFIX, is_sidecar_file, is_sidecar_name, sidecar_path
 from batchmill.core.spec import Overwrite
 
 SHOWN_RECORDS = 5
@@ -66,6 +66,9 @@ def explain(raw_path: str, journal: Journal) -> Explanation:
         found.lines += _lines(data)
     if records:
         return found
+    travelled = _from_sidecar(path)  # made elsewhere, or the journal forgot it: its sidecar says
+    if travelled is not None:
+        return travelled
     job = _job_over(journal, path)
     if job is None:
         found.lines.append(f"{path}: no job in the journal {journal.path} made it or reads it")
@@ -112,6 +115,52 @@ def _lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"  made because {data['reason']}")
     lines.append(f"  next run     {_now_line(data['now'])}")
     return lines
+
+
+def _from_sidecar(path: str) -> Explanation | None:
+    """An output the journal has no record of (or its sidecar), explained by the provenance
+    sidecar Batchmill wrote beside it, with whether the output is still as it says."""
+    if is_sidecar_name(path) and is_sidecar_file(path):
+        side, output = path, path[:-len(SIDECAR_SUFFIX)]
+    elif os.path.lexists(sidecar_path(path)) and is_sidecar_file(sidecar_path(path)):
+        side, output = sidecar_path(path), path
+    else:
+        return None
+    try:
+        with open(side, encoding="utf-8") as handle:
+            doc = json.load(handle)
+        made_by, processor, out = doc["batchmill"], doc["processor"], doc["output"]
+        inputs = [doc["input"]] if "input" in doc else list(doc["inputs"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        found = Explanation(path, False)
+        found.lines.append(f"{path}: the journal has no record of it, and its provenance sidecar {side} "
+                           f"cannot be read ({type(exc).__name__}: {exc})")
+        return found
+    first = inputs[0] if inputs else {}
+    data: dict[str, Any] = {
+        "output": output, "input": ", ".join(str(i.get("path")) for i in inputs), "job_id": made_by.get("job_id"),
+        "made": doc.get("made", 0.0), "input_size": first.get("size"), "input_mtime_ns": first.get("mtime_ns"),
+        "input_sha256": first.get("sha256"), "output_size": out.get("size"), "output_mtime_ns": out.get("mtime_ns"),
+        "result": None, "reason": None, "processor": processor.get("name"),
+        "processor_version": processor.get("version"), "params": processor.get("params"), "code": processor.get("code"),
+        "payload_hash": processor.get("payload_hash"), "identity": processor.get("name"),
+        "batchmill_version": made_by.get("version"), "host": made_by.get("host"), "sidecar": side,
+    }
+    try:
+        st = os.lstat(output)
+    except OSError:
+        data["now"] = {"verdict": "gone", "reason": "the output does not exist (any more)"}
+    else:
+        if (st.st_size, st.st_mtime_ns) == (out.get("size"), out.get("mtime_ns")):
+            data["now"] = {"verdict": "as made", "reason": "the output is as the sidecar says"}
+        else:
+            data["now"] = {"verdict": "changed", "reason": f"the output changed since ({_size(st.st_size)}, "
+                                                           f"modified {_ns(st.st_mtime_ns)})"}
+    found = Explanation(path, True, records=[data])
+    lines = _lines(data)[:-1]  # its next run is the journal's to say, and it has no record
+    found.lines = [lines[0], f"  from its provenance sidecar {side} (the journal has no record of it)", *lines[1:],
+                   f"  output now   {data['now']['reason']}"]
+    return found
 
 
 def _now_line(now: dict[str, Any]) -> str:

@@ -193,6 +193,30 @@ def test_an_output_made_again_without_sidecars_loses_its_stale_sidecar(tmp_path:
     assert (out / "in" / "b.txt.provenance.json").read_text() == "my own notes\n"
 
 
+def test_why_reads_the_sidecar_of_an_output_the_journal_does_not_know(tmp_path: Path) -> None:
+    """A sidecar travels with its output: moved to another machine (another journal), ``batchmill
+    why`` of either still says what made it, from the sidecar, and says where it read that."""
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
+    out = tmp_path / "out"
+    made = run_recorder(tmp_path / "in", out, tmp_path / "calls.log", "--provenance", "sidecar")
+    assert made.returncode == 0, made.stderr
+    job_id = json.loads(made.stdout)["job_id"]
+    elsewhere = {"BATCHMILL_HOME": str(tmp_path / "other-home")}
+    output = out / "in" / "a.txt"
+
+    for path in (output, output.with_name("a.txt.provenance.json")):
+        why = batchmill("why", str(path), env=elsewhere)
+        assert why.returncode == 0, why.stdout + why.stderr
+        assert f"from its provenance sidecar {output}.provenance.json (the journal has no record of it)" in why.stdout
+        assert f"made by      job {job_id} on" in why.stdout and f"from input   {tmp_path / 'in' / 'a.txt'}" in why.stdout
+        assert "processor    python version 1" in why.stdout and "as the sidecar says" in why.stdout, why.stdout
+    output.write_text("edited since\n")
+    as_json = json.loads(batchmill("why", str(output), "--json", env=elsewhere).stdout)
+    assert as_json["found"] and as_json["records"][0]["job_id"] == job_id
+    assert as_json["records"][0]["sidecar"] == f"{output}.provenance.json"
+    assert "changed since" in batchmill("why", str(output), env=elsewhere).stdout
+
+
 def test_the_dry_run_shows_each_sidecar_and_runs_nothing(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
     out = tmp_path / "out"
