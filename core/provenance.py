@@ -363,7 +363,10 @@ class ProvenanceStore:
         gc.disable()
         try:  # in one snapshot: a fold by another process meanwhile must not move half of them away
             with self.journal.read_snapshot() as db:
+                elsewhere = _jobs_elsewhere(db, prefixes)
                 for job_id, data in db.execute("SELECT job_id, data FROM output_log ORDER BY id"):
+                    if job_id in elsewhere:
+                        continue  # none of its records can be one of these: not decoded
                     records = list(_logged_records(_reader(db), job_id, json.loads(data), planned_of))
                     seen += len(records)
                     if seen > limit:
@@ -409,6 +412,18 @@ Read = Callable[[str, tuple[Any, ...]], list[Any]]  # a query's rows
 
 def _reader(db: sqlite3.Connection) -> Read:
     return lambda sql, params: db.execute(sql, params).fetchall()
+
+
+def _jobs_elsewhere(db: sqlite3.Connection, prefixes: tuple[str, ...]) -> set[str]:
+    """The jobs in output_log whose output folder neither holds nor lies in one of ``prefixes``:
+    no target of theirs can start with one (a target starts with its job's output folder)."""
+    elsewhere = set()
+    for job_id, output in db.execute("SELECT id, json_extract(spec, '$.output') FROM jobs "
+                                     "WHERE id IN (SELECT DISTINCT job_id FROM output_log)"):
+        if isinstance(output, str) and output and not any(
+                prefix.startswith(output) or output.startswith(prefix) for prefix in prefixes):
+            elsewhere.add(job_id)
+    return elsewhere
 
 
 def _logged_records(read: Read, job_id: str, data: Any,

@@ -94,3 +94,27 @@ def test_records_logged_by_two_jobs_each_keep_their_jobs_recipe(tmp_path: Path) 
     assert a.up_to_date and a.record is not None and a.record.job_id == "job1"
     assert not b.up_to_date and "algorithm" in b.reason and b.record is not None and b.record.job_id == "job2"
     assert c.up_to_date and c.result == "d2 again"
+
+
+def test_records_of_jobs_with_another_output_folder_are_not_even_decoded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchmill.core import provenance
+    from batchmill.core.spec import JobSpec
+
+    journal, store, root, files = set_up(tmp_path)
+    elsewhere = RootOutput(0, root.input, True, tmp_path / "other-out" / "in")
+    for job_id, out in (("job1", root.output.parent), ("job2", elsewhere.output.parent)):
+        journal.create_job(job_id, JobSpec("checksum", (str(root.input),), str(out)), "checksum", None, None, [True])
+    store.save_recipe("job2", RECIPE)
+    store.append("job1", [logged_record(root, f, f"d{i}") for i, f in enumerate(files)])
+    store.append("job2", [logged_record(elsewhere, f, f"e{i}") for i, f in enumerate(files)] * 50)
+    decoded: list[int] = []
+    loads = provenance.json.loads
+    monkeypatch.setattr(provenance.json, "loads", lambda text, **kw: decoded.append(len(text)) or loads(text, **kw))
+
+    verdicts = Freshness(ProvenanceStore(journal), RECIPE, [root], False).check_all([(0, str(f), None) for f in files])
+
+    assert [v.result for v in verdicts] == ["d0", "d1", "d2", "d3"]
+    assert len(decoded) == 1  # job1's row; job2's, writing elsewhere, was passed over
+    other = Freshness(ProvenanceStore(journal), RECIPE, [elsewhere], False).check_all([(0, str(files[0]), None)])
+    assert other[0].result == "e0"
