@@ -156,8 +156,8 @@ def stage(job: SidecarJob, src: str, dst: str, made_tmp: str) -> str:
         st = os.lstat(made_tmp)  # a rename keeps size and mtime: they are the output's
         facts = input_facts(src, job.hash_inputs)
         data = document(job, dst, facts, st.st_size, st.st_mtime_ns, time.time())
-        if job.hash_inputs:  # hashes asked for: the output's too
-            data["output"]["sha256"] = _sha256(made_tmp)
+        if job.hash_inputs:  # hashes asked for: the output's too (a file's: a folder made has none)
+            data["output"]["sha256"] = _sha256(made_tmp) if stat.S_ISREG(st.st_mode) else None
         _write_tmp(tmp, data)
     except OSError as exc:
         _remove(tmp)

@@ -217,6 +217,22 @@ def test_why_reads_the_sidecar_of_an_output_the_journal_does_not_know(tmp_path: 
     assert "changed since" in batchmill("why", str(output), env=elsewhere).stdout
 
 
+def test_an_output_that_is_a_folder_gets_its_sidecar_with_hash_inputs_too(tmp_path: Path) -> None:
+    """--hash-inputs hashes the output when it is a file; a processor that makes a folder of
+    files gets its sidecar all the same (before: every file failed on hashing a folder, and left
+    its temporary folder behind)."""
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
+    out = tmp_path / "out"
+
+    result = batchmill("run", "python", str(tmp_path / "in"), "--output", str(out), "--param",
+                       f"script={SCRIPTS / 'make_folder.py'}", "--provenance", "sidecar", "--hash-inputs", "--json", "-q")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(p.name for p in (out / "in").iterdir()) == ["a.txt", "a.txt.provenance.json"]
+    side = sidecar_of(out / "in" / "a.txt")
+    assert side["output"]["sha256"] is None and len(side["input"]["sha256"]) == 64
+
+
 def test_the_dry_run_shows_each_sidecar_and_runs_nothing(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
     out = tmp_path / "out"
