@@ -364,9 +364,10 @@ class ProvenanceStore:
         try:  # in one snapshot: a fold by another process meanwhile must not move half of them away
             with self.journal.read_snapshot() as db:
                 elsewhere = _jobs_elsewhere(db, prefixes)
-                for job_id, data in db.execute("SELECT job_id, data FROM output_log ORDER BY id"):
+                for log_id, job_id in db.execute("SELECT id, job_id FROM output_log ORDER BY id").fetchall():
                     if job_id in elsewhere:
-                        continue  # none of its records can be one of these: not decoded
+                        continue  # none of its records can be one of these: not even read
+                    (data,) = db.execute("SELECT data FROM output_log WHERE id = ?", (log_id,)).fetchone()
                     records = list(_logged_records(_reader(db), job_id, json.loads(data), planned_of))
                     seen += len(records)
                     if seen > limit:
