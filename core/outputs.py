@@ -7,6 +7,7 @@ import contextvars
 import hashlib
 import os
 import re
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -92,6 +93,16 @@ def remove_quietly(path: str | Path) -> str | None:
         os.unlink(path)
     except (FileNotFoundError, NotADirectoryError):  # never made, or its folder could not be
         return None
+    except OSError as exc:
+        if os.path.isdir(path) and not os.path.islink(path):  # a processor made its output a folder
+            return _remove_folder(path)
+        return f"could not remove the temporary {path}: {exc.strerror or exc}"
+    return None
+
+
+def _remove_folder(path: str | Path) -> str | None:
+    try:
+        shutil.rmtree(path)
     except OSError as exc:
         return f"could not remove the temporary {path}: {exc.strerror or exc}"
     return None

@@ -390,3 +390,16 @@ def test_a_saved_preset_keeps_the_sidecar_choice(tmp_path: Path) -> None:
     assert again.returncode == 0 and plain.returncode == 0, again.stderr + plain.stderr
     assert (tmp_path / "two" / "in" / "SHA256SUMS.provenance.json").exists()
     assert not (tmp_path / "three" / "in" / "SHA256SUMS.provenance.json").exists()
+
+
+def test_a_failed_file_whose_temporary_is_a_folder_leaves_nothing(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", {"a.txt": "alpha\n", "b.txt": "beta\n"})
+    out = tmp_path / "out"
+
+    result = batchmill("run", "python", str(tmp_path / "in"), "--output", str(out), "--param",
+                       f"script={SCRIPTS / 'folder_then_fail.py'}", "--json", "-q")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    failures = json.loads(result.stdout)["failures"]
+    assert [f["error"] for f in failures] == ["processor raised RuntimeError: gave up half way"] * 2, failures
+    assert not out.exists() or [p.name for p in out.rglob("*")] == [], list(out.rglob("*"))
