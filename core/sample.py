@@ -127,6 +127,7 @@ def _copies(picks: list[Candidate], scratch: str) -> list[Candidate]:
     (the processor may go by the name), smallest first while they fit in SAMPLE_COPY_MAX."""
     copied: list[Candidate] = []
     total = 0
+    problem: OSError | None = None
     for i, pick in enumerate(picks):
         total += pick.size
         if total > SAMPLE_COPY_MAX:
@@ -134,8 +135,15 @@ def _copies(picks: list[Candidate], scratch: str) -> list[Candidate]:
         folder = os.path.join(scratch, "inputs", str(i))
         os.makedirs(folder)
         copy = os.path.join(folder, os.path.basename(pick.src))
-        shutil.copy2(pick.src, copy)
+        try:
+            shutil.copy2(pick.src, copy)
+        except OSError as exc:  # that file is left out of the sample (it could not have run either)
+            problem = exc
+            total -= pick.size
+            continue
         copied.append(Candidate(copy, pick.dst, pick.size))
+    if not copied and problem is not None:
+        raise problem
     return copied
 
 

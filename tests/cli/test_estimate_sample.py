@@ -101,6 +101,26 @@ def test_a_processor_that_writes_its_inputs_cannot_touch_them_in_a_sample(tmp_pa
     assert list((cache / "batchmill" / "scratch").iterdir()) == [], "the copies go with the scratch folder"
 
 
+def test_a_file_that_cannot_be_read_is_left_out_of_the_sample_not_the_whole_of_it(tmp_path: Path) -> None:
+    make_inputs(tmp_path / "in", 8)
+    locked = tmp_path / "in" / "f04.txt"  # the median by size: one of the three picked
+    locked.chmod(0)
+    # root reads any file whatever its mode; without these capabilities chmod 000 bites again
+    drop = ["setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search"]
+    try:
+        result = subprocess.run([*drop, sys.executable, "-m", "batchmill.gui.launcher", "run", "python",
+                                 str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--param", f"script={RECORDER}",
+                                 "--dry-run", "--json", "--estimate", "sample"], capture_output=True, text=True,
+                                timeout=120, env={**os.environ, "RECORD_CALLS": str(tmp_path / "calls.log")})
+    finally:
+        locked.chmod(0o644)
+
+    assert result.returncode == 0, result.stderr
+    estimate = summary(result.stdout)["estimate"]
+    assert (estimate["basis"], estimate["sample_files"]) == ("sample", 2), estimate
+    assert sorted((tmp_path / "calls.log").read_text().split()) == ["f00.txt", "f00.txt", "f02.txt"]
+
+
 def test_the_estimate_extrapolates_the_sampled_time_over_files_and_workers(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", 10)
 
