@@ -180,6 +180,23 @@ def _error(dst: str, exc: OSError) -> SidecarError:
                         sidecar_path(dst))
 
 
+def name_too_long(output: str) -> str | None:
+    """Why the sidecar of ``output`` cannot be written at all, its name being longer than its
+    folder's file system takes (an output named at the limit); None as a rule, cheaply."""
+    name = os.path.basename(output) + SIDECAR_SUFFIX
+    if len(name) * 4 <= 255:  # no file system takes fewer bytes in a name, and no character is more
+        return None
+    size = len(os.fsencode(name))
+    try:
+        limit = os.pathconf(os.path.dirname(output) or ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no such folder yet, or no pathconf (Windows)
+        limit = 255
+    if size <= limit:
+        return None
+    return (f"cannot write the provenance sidecar {sidecar_path(output)}: its name would be {size} bytes, longer "
+            f"than the {limit} the file system takes; the output is not made without it (a shorter --name would do)")
+
+
 def drop_stale_sidecar(output: str) -> None:
     """Remove the sidecar Batchmill wrote beside ``output``, if any: the output was just made
     again without one, and it told of the file that was there (a file of the user's so named stays)."""

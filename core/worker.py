@@ -35,7 +35,7 @@ from batchmill.core.outputs import remove_quietly
 from batchmill.core.procgroup import isolate_worker
 from batchmill.core.results import journal_form, max_result_bytes
 from batchmill.core.sidecar import (SidecarError, SidecarJob, commit as commit_sidecar, drop_stale_sidecar,
-                                    stage as stage_sidecar)
+                                    name_too_long, stage as stage_sidecar)
 
 # Results of a long batch are flushed this often so progress stays live.
 FLUSH_INTERVAL_S = 0.1
@@ -224,7 +224,10 @@ class _Runner:
         fn = self._load(batch)
         if fn is None:
             return
+        run: Callable[[TaskFn, str, str | None, str | None], _Ran]
         run = self._run_raw if getattr(fn, "raw_paths", False) else self._run_paths
+        if self.sidecar is not None and batch.dsts is not None:
+            run = _sidecar_room(run)
         out = _Columns(batch.batch_id)
         last_flush = time.perf_counter()
         previous_slow = True
@@ -396,6 +399,18 @@ class _Runner:
 
     def clean_scratch(self) -> None:
         shutil.rmtree(self.scratch_root / f"worker-{self.worker_id}", ignore_errors=True)
+
+
+def _sidecar_room(run: Callable[[TaskFn, str, str | None, str | None], _Ran]
+                  ) -> Callable[[TaskFn, str, str | None, str | None], _Ran]:
+    """``run``, but a file whose sidecar's name could never be written fails before its processor
+    runs (its output would not be kept without one)."""
+    def checked(fn: TaskFn, src: str, dst: str | None, tmp: str | None) -> _Ran:
+        problem = name_too_long(dst) if dst is not None else None
+        if problem is not None:
+            return None, None, False, Failure(FailureKind.OUTPUT_ERROR, problem)
+        return run(fn, src, dst, tmp)
+    return checked
 
 
 class _Columns:

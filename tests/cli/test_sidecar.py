@@ -233,6 +233,25 @@ def test_an_output_that_is_a_folder_gets_its_sidecar_with_hash_inputs_too(tmp_pa
     assert side["output"]["sha256"] is None and len(side["input"]["sha256"]) == 64
 
 
+def test_a_name_whose_sidecar_would_be_too_long_fails_before_its_processor_runs(tmp_path: Path) -> None:
+    """An output named at the file-name limit (255 bytes) has a sidecar name 16 bytes longer than
+    any file system takes: that file fails, saying so, without running its processor for nothing
+    (before: it ran, then failed on writing the sidecar); the other files are made with theirs."""
+    long_name = "x" * 251 + ".txt"
+    make_inputs(tmp_path / "in", {long_name: "long\n", "b.txt": "beta\n"})
+    out = tmp_path / "out"
+    calls = tmp_path / "calls.log"
+
+    result = run_recorder(tmp_path / "in", out, calls, "--provenance", "sidecar")
+
+    assert result.returncode == 1, result.stderr
+    [failure] = json.loads(result.stdout)["failures"]
+    assert failure["input"] == str(tmp_path / "in" / long_name) and failure["kind"] == "output-error"
+    assert "its name would be 271 bytes" in failure["error"] and "--name" in failure["error"], failure
+    assert calls.read_text().split() == ["b.txt"], "the processor never ran on the file that could not be kept"
+    assert sorted(p.name for p in (out / "in").iterdir()) == ["b.txt", "b.txt.provenance.json"]
+
+
 def test_the_dry_run_shows_each_sidecar_and_runs_nothing(tmp_path: Path) -> None:
     make_inputs(tmp_path / "in", {"a.txt": "alpha\n"})
     out = tmp_path / "out"
