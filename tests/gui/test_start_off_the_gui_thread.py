@@ -115,4 +115,5 @@ def test_a_job_the_journal_refuses_is_said_in_the_window_and_not_listed(
 
     qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)  # the journal is free again
     job_id = only_job(window)
+    assert not window.task.message.isVisible(), "the refusal is not said of the next job"
     wait_for_state(qtbot, window, job_id, "completed")
