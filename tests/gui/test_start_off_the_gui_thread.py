@@ -85,6 +85,7 @@ def test_start_returns_at_once_while_another_program_holds_the_journal(
         assert not released.is_set(), "Start waited for the journal's writer"
         job_id = only_job(window)  # listed at once, queued
         assert cell(window, job_id, Column.STATE) == "queued"
+        window.grab().save(str(tmp_path / "start-while-held.png"))
         qtbot.waitUntil(released.is_set, timeout=int(HELD_S * 1000) + 5000)
         assert window.task.message.text() == "" or not window.task.message.isVisible()
     assert len(gaps) > HELD_S * 1000 / TIMER_MS / 4, "the timer ran all along"
