@@ -40,7 +40,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -453,65 +453,60 @@ class _Loop:
             if self.run_ is not None:
                 self.stop_running(JobState.INTERRUPTED)
 
-    def again(self, cmd: _Command) -> None:
-        """Resume or retry: the check (the job's state, here and in the journal) and the act (un-pause,
-        or prepare and queue it) in one step of this thread, so nothing changes the job between them.
-        A refusal is answered, never raised: the engine goes on."""
+    def answer(self, cmd: _Command, act: Callable[[], object], done: str) -> None:
+        """A verb's check and act in one step of this thread, so nothing changes the job between
+        them; the caller waiting on ``cmd.answer`` gets what ``act`` returns. A refusal is answered,
+        never raised: the engine goes on. ``done`` completes "job X could not be ..." for a bug."""
         try:
-            job_id = self.resume_or_retry(cmd)
+            result = act()
         except (JobError, JournalError, sqlite3.Error) as exc:
             self.refuse(cmd, exc)
         except Exception as exc:  # noqa: BLE001 - a bug of Batchmill's: told with its traceback, the engine goes on
             self.emit(Log("error", f"could not {cmd.verb} job {cmd.job_id}:\n{traceback.format_exc()}", cmd.job_id))
-            self.refuse(cmd, JobError(f"job {cmd.job_id} could not be {cmd.verb}d: {type(exc).__name__}: {exc}"))
+            self.refuse(cmd, JobError(f"job {cmd.job_id} could not be {done}: {type(exc).__name__}: {exc}"))
         else:
             if cmd.answer is not None:
-                cmd.answer.set_result(job_id)
+                cmd.answer.set_result(result)
+
+    def again(self, cmd: _Command) -> None:
+        """Resume or retry: the check (the job's state, here and in the journal) and the act (un-pause,
+        or prepare and queue it)."""
+        self.answer(cmd, lambda: self.resume_or_retry(cmd), f"{cmd.verb}d")
 
     def create(self, cmd: _Command, prepared: PreparedJob) -> None:
         """A new job: written to the journal here, never on the caller's thread (a window must not
-        wait for a journal another process holds), then queued. A refusal is answered, never raised."""
-        try:
+        wait for a journal another process holds), then queued."""
+        def act() -> str:
             if self.stopping:
                 raise JobError("Batchmill is shutting down")
             journal_new(prepared, self.journal)
-        except (JobError, JournalError, sqlite3.Error) as exc:
-            self.refuse(cmd, exc)
-        except Exception as exc:  # noqa: BLE001 - a bug of Batchmill's: told with its traceback, the engine goes on
-            self.emit(Log("error", f"could not start job {cmd.job_id}:\n{traceback.format_exc()}", cmd.job_id))
-            self.refuse(cmd, JobError(f"job {cmd.job_id} could not be started: {type(exc).__name__}: {exc}"))
-        else:
             self.engine._states[prepared.job_id] = JobState.QUEUED
             self.emit(JobQueued(prepared.job_id, prepared.spec.name, prepared.spec.processor))
             self.queue.append(prepared)
-            if cmd.answer is not None:
-                cmd.answer.set_result(prepared.job_id)
+            return prepared.job_id
+
+        self.answer(cmd, act, "started")
 
     def forget(self, cmd: _Command) -> None:
-        """Forget: the check (not queued or running here, the journal's state allows it) and the
-        delete in one step of this thread."""
-        from batchmill.core.housekeeping import HousekeepingError, forget as forget_jobs, resolve
+        """Forget: the check (not queued or running here, the journal's state allows it) and the delete."""
+        from batchmill.core.housekeeping import Forgotten, HousekeepingError, forget as forget_jobs, resolve
 
-        try:
-            [job] = resolve(self.journal, [cmd.job_id])
-            state = self.engine._states.get(job.id)
-            if state is not None and state.is_active:
-                raise JobError(f"job {job.id} is {state.value} here: cancel it first")
-            report = forget_jobs(self.journal, [job])
+        def act() -> Forgotten:
+            try:
+                [job] = resolve(self.journal, [cmd.job_id])
+                state = self.engine._states.get(job.id)
+                if state is not None and state.is_active:
+                    raise JobError(f"job {job.id} is {state.value} here: cancel it first")
+                report = forget_jobs(self.journal, [job])
+            except HousekeepingError as exc:  # an id that names no job, or several: refused in its words
+                raise JobError(str(exc)) from None
             if report.refused:
                 raise JobError(f"job {job.id} was not forgotten: {report.refused[0][1]}")
-        except HousekeepingError as exc:
-            self.refuse(cmd, JobError(str(exc)))
-        except (JobError, JournalError, sqlite3.Error) as exc:
-            self.refuse(cmd, exc)
-        except Exception as exc:  # noqa: BLE001 - a bug of Batchmill's: told with its traceback, the engine goes on
-            self.emit(Log("error", f"could not forget job {cmd.job_id}:\n{traceback.format_exc()}", cmd.job_id))
-            self.refuse(cmd, JobError(f"job {cmd.job_id} could not be forgotten: {type(exc).__name__}: {exc}"))
-        else:
             self.engine._states.pop(job.id, None)
             self.emit(JobForgotten(job.id))
-            if cmd.answer is not None:
-                cmd.answer.set_result(report)
+            return report
+
+        self.answer(cmd, act, "forgotten")
 
     def refuse(self, cmd: _Command, exc: BaseException) -> None:
         self.emit(VerbRefused(cmd.job_id, cmd.verb, str(exc)))
