@@ -17,7 +17,6 @@ checksum manifest still covers them), and records every file done as it finishes
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import time
@@ -31,11 +30,10 @@ from batchmill.core.processors.base import Processor, RootOutput
 from batchmill.core.provenance import (
     ROW_COLUMNS, LoggedRecords, OutputRecord, ProvenanceStore, Recipe, Row, make_recipe, record_of_row, target_for,
 )
-from batchmill.core.sidecar import sidecar_path
+from batchmill.core.sidecar import hash_file, sidecar_path
 from batchmill.core.spec import JobSpec, Overwrite
 from batchmill.core.spill import SpillSorter
 
-HASH_CHUNK = 1 << 20
 # Inputs whose stat (taken when checked) is kept until they finish: beyond this many, a file's
 # input is stat-ed again when it finishes, so memory stays flat in a first run of a million files
 # (an input edited while it runs can then pass for up to date; below the bound it cannot).
@@ -262,14 +260,6 @@ def _output_changes(record: OutputRecord, dst: str) -> list[str]:
     if (st.st_size, st.st_mtime_ns) != (record.out_size, record.out_mtime_ns):
         return ["the output was changed or replaced since it was made"]
     return []
-
-
-def hash_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=64)

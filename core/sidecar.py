@@ -122,11 +122,12 @@ def input_facts(src: str, hash_inputs: bool) -> dict[str, Any]:
     st = os.stat(src)
     facts: dict[str, Any] = {"path": src, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if hash_inputs:
-        facts["sha256"] = _sha256(src)
+        facts["sha256"] = hash_file(src)
     return facts
 
 
-def _sha256(path: str) -> str:
+def hash_file(path: str) -> str:
+    """The sha256 of a file (an input's for --hash-inputs, an output's for its sidecar), read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(HASH_CHUNK):
@@ -157,7 +158,7 @@ def stage(job: SidecarJob, src: str, dst: str, made_tmp: str) -> str:
         facts = input_facts(src, job.hash_inputs)
         data = document(job, dst, facts, st.st_size, st.st_mtime_ns, time.time())
         if job.hash_inputs:  # hashes asked for: the output's too (a file's: a folder made has none)
-            data["output"]["sha256"] = _sha256(made_tmp) if stat.S_ISREG(st.st_mode) else None
+            data["output"]["sha256"] = hash_file(made_tmp) if stat.S_ISREG(st.st_mode) else None
         _write_tmp(tmp, data)
     except OSError as exc:
         _remove(tmp)
