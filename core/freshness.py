@@ -145,7 +145,7 @@ class Freshness:
 
     def check_all(self, files: list[tuple[int, str, str | None]]) -> list[Fresh]:
         """The verdicts on these (root, input, output) files, their records read in a few queries."""
-        return [got if type(got) is Fresh else Fresh(True, False, None, got, None)
+        return [got if isinstance(got, Fresh) else Fresh(True, False, None, got, None)
                 for got in self.sort_out(files)]
 
     def sort_out(self, files: list[tuple[int, str, str | None]]) -> list[Row | Fresh]:
@@ -332,11 +332,11 @@ class OutputLedger:
             for planned in chunk:
                 if planned.status == PENDING:
                     fresh = next(verdicts)
-                    if type(fresh) is not Fresh or fresh.up_to_date:  # its record (up to date), or a verdict
+                    if not isinstance(fresh, Fresh) or fresh.up_to_date:  # its record (up to date), or a verdict
                         self.up_to_date += 1
                         if keep_results:
                             reused.append((planned.root, planned.src,
-                                           fresh.result if type(fresh) is Fresh else result_of(fresh)))
+                                           fresh.result if isinstance(fresh, Fresh) else result_of(fresh)))
                         yield PlannedFile(planned.root, planned.src, planned.dst, SKIPPED, planned.size)
                         continue
                     if fresh.stat is not None and len(self.checked) < CHECKED_KEPT:
