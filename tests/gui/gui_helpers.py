@@ -111,3 +111,26 @@ def worker_processes() -> list[psutil.Process]:
             continue
         found.append(child)
     return found
+
+
+BAD = ("bad1.txt", "bad2.txt", "bad3.txt")  # the files scripts/flaky.py fails (until its fixed_flag exists)
+
+
+def mixed_folder(folder: Path, good: int) -> Path:
+    """``good`` files flaky.py passes and the three of BAD it fails."""
+    make_files(folder, good)
+    for name in BAD:
+        (folder / name).write_text("not good\n")
+    return folder
+
+
+def run_flaky_job(qtbot: QtBot, window: MainWindow, inputs: Path, output: Path,
+                  extras: dict[str, object]) -> str:
+    """Drop ``inputs``, start scripts/flaky.py on them from the window and wait for its end with
+    BAD failed; the job's id."""
+    drop_paths(window.inputs.drop_area, [inputs])
+    set_up_python_job(qtbot, window, "flaky.py", extras, output)
+    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
+    job_id = only_job(window)
+    wait_for_state(qtbot, window, job_id, f"completed, {len(BAD)} failed")  # never a plain "completed" with failures
+    return job_id

@@ -15,28 +15,16 @@ from pytestqt.qtbot import QtBot
 
 from batchmill.gui.jobs_model import Column
 from batchmill.gui.main_window import MainWindow
-from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job, set_up_python_job, type_into
+from gui_helpers import BAD, cell, choose_processor, drop_paths, mixed_folder, only_job, run_flaky_job, type_into
 from gui_helpers import wait_for_state
 
-BAD = ("bad1.txt", "bad2.txt", "bad3.txt")
-
-
-def make_mixed_folder(folder: Path) -> Path:
-    make_files(folder, 9)
-    for name in BAD:
-        (folder / name).write_text("not good\n")
-    return folder
 
 
 def test_failures_show_in_details_and_retry_runs_only_them(
         window: MainWindow, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    inputs = make_mixed_folder(tmp_path / "in")
+    inputs = mixed_folder(tmp_path / "in", 9)
     flag, calls = tmp_path / "fixed.flag", tmp_path / "calls.log"
-    drop_paths(window.inputs.drop_area, [inputs])
-    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": flag, "calls_log": calls}, tmp_path / "out")
-    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
-    job_id = only_job(window)
-    wait_for_state(qtbot, window, job_id, "completed, 3 failed")  # never a plain "completed" with failures
+    job_id = run_flaky_job(qtbot, window, inputs, tmp_path / "out", {"fixed_flag": flag, "calls_log": calls})
     assert (cell(window, job_id, Column.DONE), cell(window, job_id, Column.FAILED)) == ("9", "3")
     assert "3 failed" in window.status_label.text()
     assert "FAILED" in window.log.text() and "bad2.txt" in window.log.text()
@@ -115,7 +103,7 @@ def process(src: Path, dst: Path, calls_log: str = "") -> None:
 
 def test_retry_after_the_script_was_fixed_asks_and_runs_the_current_version(
         window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
-    inputs = make_mixed_folder(tmp_path / "in")
+    inputs = mixed_folder(tmp_path / "in", 9)
     script, calls = tmp_path / "strict.py", tmp_path / "calls.log"
     script.write_text(STRICT)
     drop_paths(window.inputs.drop_area, [inputs])

@@ -30,18 +30,9 @@ from batchmill.core.journal import Journal
 from batchmill.gui.details_dialog import LOADING
 from batchmill.gui.jobs_model import Column
 from batchmill.gui.main_window import MainWindow
-from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job, resume_offer, set_up_python_job
-from gui_helpers import type_into
-from gui_helpers import wait_for_state
+from gui_helpers import BAD, cell, choose_processor, drop_paths, mixed_folder, only_job, resume_offer, run_flaky_job
+from gui_helpers import type_into, wait_for_state
 
-BAD = ("bad1.txt", "bad2.txt", "bad3.txt")
-
-
-def mixed_folder(folder: Path) -> Path:
-    make_files(folder, 6)
-    for name in BAD:
-        (folder / name).write_text("not good\n")
-    return folder
 
 
 @pytest.fixture
@@ -71,13 +62,9 @@ def test_details_export_retry_and_the_offer_never_read_the_engines_journal_on_th
         window: MainWindow, qtbot: QtBot, tmp_path: Path, gui_thread_reads: list[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     assert resume_offer(qtbot, window) is None  # the start-up offer reads off the GUI thread too
-    inputs = mixed_folder(tmp_path / "in")
+    inputs = mixed_folder(tmp_path / "in", 6)
     flag, calls = tmp_path / "fixed.flag", tmp_path / "calls.log"
-    drop_paths(window.inputs.drop_area, [inputs])
-    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": flag, "calls_log": calls}, tmp_path / "out")
-    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
-    job_id = only_job(window)
-    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+    job_id = run_flaky_job(qtbot, window, inputs, tmp_path / "out", {"fixed_flag": flag, "calls_log": calls})
 
     qtbot.mouseClick(window.queue.details_button, Qt.MouseButton.LeftButton)
     dialog = window.details[job_id]
@@ -106,13 +93,9 @@ def test_details_open_while_a_writer_holds_the_journal_and_fill_in(
     (writing the operator's new name for the job, holding the engine journal's lock). Renaming
     and opening Details both return at once; Details says it is reading and fills in from its own
     read-only connection while the writer still holds the journal; the name is journaled after."""
-    inputs = mixed_folder(tmp_path / "in")
-    drop_paths(window.inputs.drop_area, [inputs])
-    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": tmp_path / "no.flag",
-                                                  "calls_log": tmp_path / "calls.log"}, tmp_path / "out")
-    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
-    job_id = only_job(window)
-    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+    inputs = mixed_folder(tmp_path / "in", 6)
+    job_id = run_flaky_job(qtbot, window, inputs, tmp_path / "out",
+                           {"fixed_flag": tmp_path / "no.flag", "calls_log": tmp_path / "calls.log"})
     journal = window.bridge.engine.journal
 
     writer = sqlite3.connect(journal.path, isolation_level=None, check_same_thread=False)
@@ -180,7 +163,7 @@ def process(src, dst, calls_log=""):
 def test_retry_asks_about_an_edit_not_a_touch(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
     """A touch (a newer time, the same text) retries with the job's code at once; an edit whose
     old time was put back asks, and the current version then passes."""
-    inputs = mixed_folder(tmp_path / "in")
+    inputs = mixed_folder(tmp_path / "in", 6)
     script, calls = tmp_path / "strict.py", tmp_path / "calls.log"
     script.write_text(STRICT)
     drop_paths(window.inputs.drop_area, [inputs])
@@ -220,14 +203,10 @@ def test_retry_asks_about_an_edit_not_a_touch(window: MainWindow, qtbot: QtBot, 
 def test_a_second_retry_at_once_is_refused_in_the_window(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
     """The engine decides a retry on its own thread: of two at once (a double click), one runs
     the failed files and the other is refused, said in the status bar and the log, no traceback."""
-    inputs = mixed_folder(tmp_path / "in")
+    inputs = mixed_folder(tmp_path / "in", 6)
     calls = tmp_path / "calls.log"
-    drop_paths(window.inputs.drop_area, [inputs])
-    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": tmp_path / "never.flag", "calls_log": calls},
-                      tmp_path / "out")
-    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
-    job_id = only_job(window)
-    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+    job_id = run_flaky_job(qtbot, window, inputs, tmp_path / "out",
+                           {"fixed_flag": tmp_path / "never.flag", "calls_log": calls})
 
     window.bridge.retry(job_id)
     window.bridge.retry(job_id)  # the engine has the first by now, or will before it: queued or running
@@ -248,13 +227,9 @@ def test_details_whose_read_fails_say_so_and_fill_in_once_the_journal_reads_agai
         window: MainWindow, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A read that fails (a journal locked past the busy timeout, say) is said in the dialog, and
     tried again until it works; the dialog then fills in."""
-    inputs = mixed_folder(tmp_path / "in")
-    drop_paths(window.inputs.drop_area, [inputs])
-    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": tmp_path / "no.flag",
-                                                  "calls_log": tmp_path / "calls.log"}, tmp_path / "out")
-    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
-    job_id = only_job(window)
-    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+    inputs = mixed_folder(tmp_path / "in", 6)
+    job_id = run_flaky_job(qtbot, window, inputs, tmp_path / "out",
+                           {"fixed_flag": tmp_path / "no.flag", "calls_log": tmp_path / "calls.log"})
     original = JournalReader.files
     failures = {"left": 2}
 

@@ -10,21 +10,14 @@ from pytestqt.qtbot import QtBot
 
 from batchmill.gui.jobs_model import Column
 from batchmill.gui.main_window import MainWindow
-from gui_helpers import cell, drop_paths, make_files, only_job, set_up_python_job, wait_for_state
+from gui_helpers import BAD, cell, mixed_folder, run_flaky_job, wait_for_state
 
-BAD = ("bad1.txt", "bad2.txt", "bad3.txt")
 
 
 def test_retry_selected_runs_only_the_selected_failed_files(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
-    inputs = make_files(tmp_path / "in", 4)
-    for name in BAD:
-        (inputs / name).write_text("not good\n")
+    inputs = mixed_folder(tmp_path / "in", 4)
     flag, calls = tmp_path / "fixed.flag", tmp_path / "calls.log"
-    drop_paths(window.inputs.drop_area, [inputs])
-    set_up_python_job(qtbot, window, "flaky.py", {"fixed_flag": flag, "calls_log": calls}, tmp_path / "out")
-    qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
-    job_id = only_job(window)
-    wait_for_state(qtbot, window, job_id, "completed, 3 failed")
+    job_id = run_flaky_job(qtbot, window, inputs, tmp_path / "out", {"fixed_flag": flag, "calls_log": calls})
 
     qtbot.mouseClick(window.queue.details_button, Qt.MouseButton.LeftButton)
     dialog = window.details[job_id]
