@@ -224,6 +224,9 @@ class PreviewDialog(QDialog):
         blocked = counts[Verdict.COLLISION] + counts[Verdict.REFUSED]
         self.headline.setText(f"{files:,} files: {to_run:,} to run, {files - to_run - blocked:,} not"
                               + (f", {blocked:,} in the way" if blocked else ""))
+        listed, entries = len(sample), sum(counts.values())
+        self.sample_label.setText(f"All {entries:,} files" if listed == entries
+                                  else f"The first {listed:,} of {entries:,} files")
         self._scan_shown = True
         self._show_estimate()
         self.start_button.setEnabled(not problems and to_run > 0)

@@ -53,6 +53,9 @@ def test_the_preview_shows_the_core_counts_and_the_collisions(qtbot: QtBot, tmp_
     problem = dialog.problems.topLevelItem(0)
     assert problem.text(0) == str(folder / "f000.txt") and str(folder / "f000.csv") in problem.text(2)
     assert dialog.sample.topLevelItem(0).text(2) == str(tmp_path / "out" / "in" / "f000.out")  # the full path
+    # all 32 entries are listed: the heading says so, not "the first 200"
+    assert dialog.sample.topLevelItemCount() == 32 and dialog.sample_label.text() == "All 32 files", \
+        dialog.sample_label.text()
     assert not dialog.start_button.isEnabled()  # a collision to fix first
     assert "cannot start" in dialog.problems_label.text()
     assert not calls.exists()
