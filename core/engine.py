@@ -56,6 +56,7 @@ from batchmill.core.events import (
 )
 from batchmill.core.backends.base import Backend, BackendSettings, Lost, WorkerGone, WorkerNow
 from batchmill.core import early
+from batchmill.core import journal as journal_module
 from batchmill.core.backends.local import LocalBackend
 from batchmill.core.jobrun import JobRun
 from batchmill.core.lifecycle import Verb
@@ -75,6 +76,7 @@ from batchmill.core.spec import JobSpec
 PROGRESS_EVERY_S = 0.1
 WORKER_STATUS_EVERY_S = 0.2
 IDLE_WAIT_S = 0.5
+CREATE_SLICE_S = 0.25  # a new job waits for a journal held elsewhere in slices: a shutdown between them gives up
 MAX_UNPINNED_DEATHS = 3  # workers dying with no file to blame: the processor can't even load
 
 __all__ = ["Engine", "JobError", "JobSpec"]
@@ -479,13 +481,29 @@ class _Loop:
         def act() -> str:
             if self.stopping:
                 raise JobError("Batchmill is shutting down")
-            journal_new(prepared, self.journal)
+            self.journal_new(prepared)
             self.engine._states[prepared.job_id] = JobState.QUEUED
             self.emit(JobQueued(prepared.job_id, prepared.spec.name, prepared.spec.processor))
             self.queue.append(prepared)
             return prepared.job_id
 
         self.answer(cmd, act, "started")
+
+    def journal_new(self, prepared: PreparedJob) -> None:
+        """Write the new job to the journal, waiting for one another program holds (up to the busy
+        timeout) in slices: a shutdown meanwhile (the window quitting) gives up within one, where
+        the whole wait held the quit (the engine thread is joined for 30 s)."""
+        deadline = time.monotonic() + journal_module.BUSY_TIMEOUT_S
+        while True:
+            if self.stopping or self.engine._closed:
+                raise JobError("Batchmill is shutting down")
+            try:
+                with self.journal.patience(min(CREATE_SLICE_S, max(0.0, deadline - time.monotonic()))):
+                    journal_new(prepared, self.journal)
+                return
+            except JournalError as exc:
+                if not exc.locked or time.monotonic() >= deadline:
+                    raise
 
     def forget(self, cmd: _Command) -> None:
         """Forget: the check (not queued or running here, the journal's state allows it) and the delete."""

@@ -298,6 +298,20 @@ class Journal:
         with self._lock:
             self._conn.close()
 
+    @contextmanager
+    def patience(self, seconds: float) -> Iterator[None]:
+        """Within: wait at most ``seconds`` (not the busy timeout) for a lock another program holds;
+        the connection is this thread's throughout. A JournalError that is ``locked`` says it was."""
+        with self._lock:
+            self._conn.execute(f"PRAGMA busy_timeout = {round(seconds * 1000)}")
+            try:
+                yield
+            finally:
+                try:
+                    self._conn.execute(f"PRAGMA busy_timeout = {round(BUSY_TIMEOUT_S * 1000)}")
+                except sqlite3.Error:
+                    pass  # the connection is broken: what is being raised says more
+
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._transaction("BEGIN IMMEDIATE")
 

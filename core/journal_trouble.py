@@ -23,9 +23,10 @@ OTHER_HOME = "or set BATCHMILL_HOME to a folder you can write"
 class JournalError(Exception):
     """The journal cannot be opened, read or written; the message says which file and what to do."""
 
-    def __init__(self, message: str, path: Path) -> None:
+    def __init__(self, message: str, path: Path, locked: bool = False) -> None:
         super().__init__(message)
         self.path = path
+        self.locked = locked  # another program held it for longer than the wait: trying again may work
 
 
 def folder_error(home: Path, path: Path, exc: OSError) -> JournalError:
@@ -69,7 +70,7 @@ def explain(exc: sqlite3.Error | UnicodeDecodeError, path: Path, busy_timeout_s:
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):
         return JournalError(f"the journal {path} is locked by another program (waited {busy_timeout_s:g} s for "
                             "it): another Batchmill busy with a big write, or a program holding it open with SQL; "
-                            "try again when it is done", path)
+                            "try again when it is done", path, locked=True)
     if primary in (SQLITE_READONLY, SQLITE_PERM, SQLITE_CANTOPEN):
         return _not_writable(path, detail)
     if primary == SQLITE_IOERR:

@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt, QTimer
 from pytestqt.qtbot import QtBot
 
+from batchmill.core import journal as journal_module
 from batchmill.core.history import JournalReader
+from batchmill.core.journal import Journal
 from batchmill.gui.jobs_model import Column
 from batchmill.gui.main_window import MainWindow
 from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job, type_into, wait_for_state
@@ -26,12 +29,13 @@ from gui_helpers import cell, choose_processor, drop_paths, make_files, only_job
 HELD_S = 3.0
 TIMER_MS = 20
 LONGEST_GAP_S = 0.5  # a responsiveness check: the window's thread is never held up behind the journal
+QUIT_BOUND_S = 5.0  # the engine thread was joined for 30 s while the new job waited up to 60 s
 
 
 @contextmanager
-def write_lock_held(path: Path) -> Iterator[threading.Event]:
+def write_lock_held(path: Path, held_s: float = HELD_S) -> Iterator[threading.Event]:
     """Another program mid-write: a second connection holds the journal's write lock (uncommitted).
-    The Event is set once it has let go (released by a timer thread, not the window's, after HELD_S)."""
+    The Event is set once it has let go (released by a timer thread, not the window's, after ``held_s``)."""
     writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("UPDATE jobs SET name = name")
@@ -41,7 +45,7 @@ def write_lock_held(path: Path) -> Iterator[threading.Event]:
         writer.execute("ROLLBACK")
         released.set()
 
-    timer = threading.Timer(HELD_S, release)
+    timer = threading.Timer(held_s, release)
     timer.start()
     try:
         yield released
@@ -97,10 +101,10 @@ def test_start_returns_at_once_while_another_program_holds_the_journal(
 
 
 def test_a_job_the_journal_refuses_is_said_in_the_window_and_not_listed(
-        window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+        window: MainWindow, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     set_up_checksums(qtbot, window, tmp_path)
     journal = window.bridge.engine.journal
-    journal._conn.execute("PRAGMA busy_timeout = 300")  # locked past the busy timeout, without waiting 60 s for it
+    monkeypatch.setattr(journal_module, "BUSY_TIMEOUT_S", 0.3)  # locked past the busy timeout, without waiting 60 s
     with write_lock_held(journal.path) as released, gaps_of_the_gui_thread() as gaps:
         qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
         assert not released.is_set(), "Start waited for the journal's writer"
@@ -118,3 +122,37 @@ def test_a_job_the_journal_refuses_is_said_in_the_window_and_not_listed(
     job_id = only_job(window)
     assert not window.task.message.isVisible(), "the refusal is not said of the next job"
     wait_for_state(qtbot, window, job_id, "completed")
+
+
+
+def test_quitting_while_a_new_job_waits_for_the_journal_does_not_wait_with_it(
+        window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    """The engine thread waits for the journal to write the new job; quitting then gives that up
+    at once (the job was never journaled: nothing to resume) instead of waiting behind the writer."""
+    set_up_checksums(qtbot, window, tmp_path)
+    journal = window.bridge.engine.journal
+    writer = sqlite3.connect(journal.path, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE jobs SET name = name")
+    try:
+        qtbot.mouseClick(window.task.start_button, Qt.MouseButton.LeftButton)
+        job_id = only_job(window)
+        qtbot.waitUntil(lambda: not _free(journal))  # the engine thread is writing it, waiting for the writer
+        asked = time.monotonic()
+        window.quit_now()
+        took = time.monotonic() - asked
+        assert took < QUIT_BOUND_S, f"quitting waited {took:.1f} s for the journal"
+        assert not window.bridge.engine.alive
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    with JournalReader(journal.path) as reader:
+        assert reader.job(job_id) is None, "never journaled: nothing is left to resume"
+
+
+def _free(journal: Journal) -> bool:
+    """Whether the engine journal's lock is free (taken and given back at once if so)."""
+    if journal._lock.acquire(blocking=False):
+        journal._lock.release()
+        return True
+    return False
